@@ -1,0 +1,19 @@
+"""helion_learned: learned (XGBoost) cost-model autotuner heuristics for Helion.
+
+Runtime entry points are :func:`install` / :func:`uninstall`. Importing this package is cheap: it
+loads no model and no training code until ``install()`` is called.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "install", "installed", "uninstall"]
+
+
+def __getattr__(name: str):  # lazy: keep `import helion_learned` free of helion/xgboost imports
+    if name in ("install", "uninstall", "installed"):
+        from . import install as _install_module
+
+        return getattr(_install_module, name)
+    raise AttributeError(f"module 'helion_learned' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""training stage of helion_learned."""

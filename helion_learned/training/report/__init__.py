@@ -1,0 +1,1 @@
+"""training/report stage of helion_learned."""
