@@ -13,7 +13,7 @@ __all__ = ["__version__", "install", "installed", "uninstall"]
 
 def __getattr__(name: str):  # lazy: keep `import helion_learned` free of helion/xgboost imports
     if name in ("install", "uninstall", "installed"):
-        from . import install as _install_module
+        import importlib
 
-        return getattr(_install_module, name)
+        return getattr(importlib.import_module(".registration", __name__), name)
     raise AttributeError(f"module 'helion_learned' has no attribute {name!r}")

@@ -2,7 +2,7 @@
 
 Training and inference both go through this record: at bind time it is built from Helion's
 ``CompileEnvironment``/``DeviceIR``; offline it is read back from the facts sidecar that
-:mod:`helion_learned.install` writes next to Helion's autotune logs. The feature vector therefore
+:mod:`helion_learned.registration` writes next to Helion's autotune logs. The feature vector therefore
 cannot drift between the two paths.
 """
 
@@ -332,20 +332,25 @@ def facts_from_env(env: Any, device_ir: Any) -> KernelFacts:
     )
 
 
-def _kernel_name(device_ir: Any) -> str:
-    try:
+def _host_fn(device_ir: Any) -> Any:
+    host_function = getattr(device_ir, "host_function", None)
+    if host_function is None:
         from helion._compiler.host_function import HostFunction
 
-        return str(HostFunction.current().fn.__name__)
+        host_function = HostFunction.current()
+    return host_function.fn
+
+
+def _kernel_name(device_ir: Any) -> str:
+    try:
+        return str(_host_fn(device_ir).__name__)
     except Exception:
         return ""
 
 
-def current_kernel_source() -> str | None:
-    """Source text of the kernel being bound, as Helion's ``Kernel.kernel_source()`` returns it."""
+def kernel_source(device_ir: Any) -> str | None:
+    """Source text of the kernel, as Helion's ``Kernel.kernel_source()`` returns it."""
     try:
-        from helion._compiler.host_function import HostFunction
-
-        return inspect.getsource(HostFunction.current().fn)
+        return inspect.getsource(_host_fn(device_ir))
     except Exception:
         return None

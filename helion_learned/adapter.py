@@ -1,0 +1,153 @@
+"""Wrap a model bundle as a Helion ``AutotunerHeuristic`` that fires only when confident.
+
+Helion calls ``is_eligible`` / ``get_seed_configs`` inside a try/except, but ``register_facts`` and
+``should_promote`` outside it: everything here is wrapped so that nothing can fail a compile. Any
+surprise → abstain, with the reason on the ``helion_learned`` logger at DEBUG.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from typing import Any
+from typing import ClassVar
+
+from helion._compiler.autotuner_heuristics.registry import AutotunerHeuristic
+
+from .features.facts import KernelFacts
+from .features.facts import facts_from_env
+from .features.hardware import HardwareFacts
+from .features.hardware import from_device
+from .models.bundle import ModelBundle
+from .models.predict import Prediction
+from .models.predict import Predictor
+
+log = logging.getLogger("helion_learned")
+
+
+def resolve_hardware(env: Any, target: HardwareFacts | None) -> HardwareFacts | None:
+    """The explicit target if one was given, else the live device; None (abstain) on CPU."""
+    if target is not None:
+        return target
+    try:
+        return from_device(env.device)
+    except Exception as e:
+        log.debug("helion_learned: no hardware for %s (%s); set HELION_LEARNED_TARGET", env.device, e)
+        return None
+
+
+class LearnedHeuristicBase(AutotunerHeuristic):
+    """Base of every heuristic class :func:`make_heuristic` builds (one per bundle)."""
+
+    name: ClassVar[str] = "learned_base"
+    backend: ClassVar[str] = "triton"
+    # Predictions depend on the SM count and on exact shapes (dynamic-shape kernels too).
+    CACHE_SPECIALIZATION_FACTS: ClassVar[frozenset[Any]] = frozenset(
+        {"device_num_sm", "input_tensor_metadata"})
+    _helion_learned: ClassVar[bool] = True
+    _predictor: ClassVar[Predictor]
+    _target: ClassVar[HardwareFacts | None] = None
+    _top_k: ClassVar[int] = 1
+    _promote: ClassVar[bool] = False
+    _cache: ClassVar[weakref.WeakKeyDictionary[Any, Prediction | None]]
+
+    @classmethod
+    def _prediction(cls, env: Any, device_ir: Any) -> Prediction | None:
+        """Predict once per bound kernel (is_eligible and get_seed_configs share it)."""
+        try:
+            if env in cls._cache:
+                return cls._cache[env]
+        except TypeError:
+            pass
+        pred = cls._predict_uncached(env, device_ir)
+        try:
+            cls._cache[env] = pred
+        except TypeError:
+            pass
+        return pred
+
+    @classmethod
+    def _predict_uncached(cls, env: Any, device_ir: Any) -> Prediction | None:
+        try:
+            hw = resolve_hardware(env, cls._target)
+            if hw is None:
+                return None
+            if not cls._predictor.bundle.matches(hw):
+                log.debug("%s: abstain, hardware %s (%s) is not a target of this model",
+                          cls.name, hw.name, hw.cc_tag)
+                return None
+            facts = facts_from_env(env, device_ir)
+            pred = cls._predictor.predict(facts, hw, config_spec=env.config_spec, top_k=cls._top_k)
+            log.debug("%s: %s confidence=%.3f threshold=%.3f pick=%s (%d candidates, %.1f ms)",
+                      cls.name, facts.kernel_name, pred.confidence,
+                      cls._predictor.bundle.threshold, pred.configs[:1], pred.n_candidates,
+                      pred.latency_ms)
+            return pred
+        except Exception as e:
+            log.debug("%s: abstain, prediction failed: %s: %s", cls.name, type(e).__name__, e,
+                      exc_info=True)
+            return None
+
+    @classmethod
+    def is_eligible(cls, env: Any, device_ir: Any) -> bool:
+        pred = cls._prediction(env, device_ir)
+        if pred is None or not pred.configs:
+            return False
+        if pred.confidence < cls._predictor.bundle.threshold:
+            log.debug("%s: abstain, confidence %.3f < threshold %.3f", cls.name, pred.confidence,
+                      cls._predictor.bundle.threshold)
+            return False
+        return True
+
+    @classmethod
+    def get_seed_configs(cls, env: Any, device_ir: Any) -> list[Any] | None:
+        import helion
+
+        pred = cls._prediction(env, device_ir)
+        if pred is None or not pred.configs:
+            return None
+        return [helion.Config(**cfg) for cfg in pred.configs]
+
+    @classmethod
+    def get_seed_config(cls, env: Any, device_ir: Any) -> Any:
+        seeds = cls.get_seed_configs(env, device_ir)
+        return seeds[0] if seeds else None
+
+    @classmethod
+    def should_promote(cls, env: Any) -> bool:
+        # Runs outside Helion's try/except: must never raise.
+        try:
+            if not cls._promote:
+                return False
+            hw = resolve_hardware(env, cls._target)
+            return hw is not None and cls._predictor.bundle.matches(hw)
+        except Exception as e:
+            log.debug("%s: should_promote failed: %s", cls.name, e)
+            return False
+
+    @classmethod
+    def register_facts(cls, env: Any, device_ir: Any) -> frozenset[Any]:
+        return frozenset()  # runs outside Helion's try/except; we need no extra facts
+
+
+def make_heuristic(bundle: ModelBundle, *, target: HardwareFacts | None = None, top_k: int = 1,
+                   promote: bool = False) -> type[LearnedHeuristicBase]:
+    """A fresh ``AutotunerHeuristic`` subclass bound to ``bundle`` (named like ``learned_triton_sm90``)."""
+    if top_k < 1:
+        raise ValueError(f"top_k must be >= 1, got {top_k}")
+    attrs: dict[str, Any] = {
+        "name": bundle.name,
+        "backend": bundle.backend,
+        "promote_seed_to_default": promote,
+        "_predictor": Predictor(bundle),
+        "_target": target,
+        "_top_k": top_k,
+        "_promote": promote,
+        "_cache": weakref.WeakKeyDictionary(),
+    }
+    return type(f"Learned_{bundle.backend}_{bundle.name}", (LearnedHeuristicBase,), attrs)
+
+
+def facts_for(env: Any, device_ir: Any) -> KernelFacts:
+    """Public helper: the KernelFacts helion_learned sees for a bound kernel."""
+    return facts_from_env(env, device_ir)

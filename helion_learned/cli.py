@@ -1,0 +1,298 @@
+"""``helion-learned`` command line: small command classes, ``main() -> int``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+log = logging.getLogger("helion_learned")
+
+
+def _emit(rows: list[tuple[str, Any]], fmt: str, *, title: str = "") -> None:
+    if fmt == "json":
+        print(json.dumps({k: _jsonable(v) for k, v in rows}, indent=2, sort_keys=False))
+        return
+    if title:
+        print(title)
+    width = max((len(k) for k, _ in rows), default=0)
+    for key, value in rows:
+        print(f"  {key:<{width}}  {_fmt(value)}")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return "–" if math.isnan(value) else f"{value:.3f}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _add_log_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("logs", nargs="+", help="Helion autotune logs: files, directories, .gz ok")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="skip malformed rows/records (counted) instead of stopping at the first")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _add_format(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=("table", "json"), default="table")
+
+
+def _load_dataset(args: argparse.Namespace, update: Any) -> Any:
+    from .training.dataset import build_dataset
+    from .training.logs import load_logs
+    from .training.origins import load_origins
+
+    logset = load_logs(args.logs, skip_bad=args.skip_bad,
+                       progress=lambda i, n: update("reading logs", i, n))
+    if logset.skipped:
+        print(f"skipped (--skip-bad): {dict(logset.skipped)}", file=sys.stderr)
+    origins = load_origins(logset.files)
+    return build_dataset(logset, origins=origins,
+                         progress=lambda i, n: update("building features", i, n))
+
+
+class Command:
+    name: str = ""
+    help: str = ""
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        raise NotImplementedError
+
+    def run(self, args: argparse.Namespace) -> int:
+        raise NotImplementedError
+
+
+class TrainCommand(Command):
+    name = "train"
+    help = "train a cost-model bundle from Helion autotune logs"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        _add_log_args(p)
+        p.add_argument("-o", "--output", required=True, help="bundle directory to write")
+        p.add_argument("--backend", default="triton", choices=("triton", "cute"))
+        p.add_argument("--objective", default="regression",
+                       choices=("regression", "pairwise", "ndcg"))
+        p.add_argument("--n-estimators", type=int, default=300)
+        p.add_argument("--max-depth", type=int, default=7)
+        p.add_argument("--learning-rate", type=float, default=0.08)
+        p.add_argument("--within", type=float, default=0.05,
+                       help="a pick is right when within this fraction of the best (0.05 = 5%%)")
+        p.add_argument("--wrong-budget", type=float, default=0.05,
+                       help="max share of fired picks that may be wrong at the chosen threshold")
+        p.add_argument("--jobs", type=int, default=2, help="parallel CV folds")
+        p.add_argument("--seed", type=int, default=0)
+        _add_format(p)
+
+    def run(self, args: argparse.Namespace) -> int:
+        from .training.progress import progress_bars
+        from .training.train import train_bundle
+
+        with progress_bars(enabled=not args.quiet) as update:
+            ds = _load_dataset(args, update)
+            result = train_bundle(
+                ds, backend=args.backend, within=args.within, wrong_budget=args.wrong_budget,
+                n_jobs=args.jobs, seed=args.seed, progress=update,
+                params={"objective": args.objective, "n_estimators": args.n_estimators,
+                        "max_depth": args.max_depth, "learning_rate": args.learning_rate})
+        path = result.bundle.save(args.output)
+        m = result.bundle.metadata["metrics"]
+        _emit([("bundle", str(path)), ("name", result.bundle.name),
+               ("workloads", len(ds.groups)), ("rows", len(ds.y)),
+               ("leave-shape-out geomean", m["leave_shape_out_geomean"]),
+               ("leave-shape-out p10", m["leave_shape_out_p10"]),
+               ("threshold", result.threshold.threshold),
+               ("precision at threshold", m["threshold_precision"]),
+               ("coverage at threshold", m["threshold_coverage"]),
+               ("max slowdown fired", m["threshold_max_slowdown"]),
+               ("train seconds", result.train_seconds)], args.format, title="trained")
+        return 0
+
+
+class EvaluateCommand(Command):
+    name = "evaluate"
+    help = "offline evaluation report (grouped CV, or a trained bundle on held-out logs)"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        _add_log_args(p)
+        p.add_argument("-o", "--output", required=True, help="report directory to write")
+        p.add_argument("--model", help="bundle to evaluate on these (held-out) logs; "
+                                       "without it: grouped cross-validation")
+        p.add_argument("--objective", default="regression",
+                       choices=("regression", "pairwise", "ndcg"))
+        p.add_argument("--within", type=float, default=0.05)
+        p.add_argument("--wrong-budget", type=float, default=0.05)
+        p.add_argument("--jobs", type=int, default=2)
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--data-note", default=None,
+                       help="sentence printed at the top of the report (e.g. data provenance)")
+        _add_format(p)
+
+    def run(self, args: argparse.Namespace) -> int:
+        import time
+
+        from .models.bundle import ModelBundle
+        from .models.ranker import CostModel
+        from .training.progress import progress_bars
+        from .training.report.evaluation import evaluate_bundle
+        from .training.report.evaluation import evaluate_dataset
+        from .training.report.render import write_report
+
+        with progress_bars(enabled=not args.quiet) as update:
+            ds = _load_dataset(args, update)
+            if args.model:
+                bundle = ModelBundle.load(args.model)
+                result = {"protocols": {"held_out": evaluate_bundle(ds, bundle)},
+                          "within": bundle.within,
+                          "wrong_budget": bundle.metadata.get("wrong_budget", 0.05),
+                          "params": bundle.model.get_params(), "dataset": {
+                              "fingerprint": ds.fingerprint(), "n_groups": len(ds.groups)}}
+            else:
+                params = {**CostModel().get_params(), "objective": args.objective,
+                          "random_state": args.seed}
+                start = time.perf_counter()
+                result = evaluate_dataset(ds, params=params, within=args.within,
+                                          wrong_budget=args.wrong_budget, n_jobs=args.jobs,
+                                          seed=args.seed, progress=update)
+                result["evaluate_seconds"] = time.perf_counter() - start
+                model = CostModel(**params).fit(ds.X, ds.y, ds.row_group,
+                                                feature_names=ds.feature_names)
+                result["feature_importance"] = dict(list(model.feature_importance().items())[:25])
+        result["data_note"] = args.data_note or _data_note(ds)
+        paths = write_report(result, args.output)
+        rows: list[tuple[str, Any]] = [("report", str(paths.get("md", args.output)))]
+        for proto, res in result["protocols"].items():
+            rows.append((f"{proto} learned geomean", res["overall"]["learned"]["geomean"]))
+            rows.append((f"{proto} learned p10", res["overall"]["learned"]["p10"]))
+            rows.append((f"{proto} coverage", res["threshold"]["coverage"]))
+            rows.append((f"{proto} precision", res["threshold"]["precision"]))
+        _emit(rows, args.format, title="evaluated")
+        return 0
+
+
+def _data_note(ds: Any) -> str:
+    hardware = sorted({g.hardware or "CPU (interpreter)" for g in ds.groups})
+    return f"{len(ds.groups)} workloads measured on: {', '.join(hardware)}"
+
+
+class InspectCommand(Command):
+    name = "inspect"
+    help = "show what a model bundle is, what it was trained on and how well it did"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("model", help="bundle directory")
+        _add_format(p)
+
+    def run(self, args: argparse.Namespace) -> int:
+        from .models.bundle import ModelBundle
+
+        bundle = ModelBundle.load(args.model)
+        meta = bundle.metadata
+        data = meta.get("training_data", {})
+        rows: list[tuple[str, Any]] = [
+            ("name", bundle.name), ("backend", bundle.backend),
+            ("targets", [f"{t['device_kind']} sm{t['compute_capability'][0]}"
+                         f"{t['compute_capability'][1]}" for t in bundle.targets]),
+            ("threshold", bundle.threshold), ("within", bundle.within),
+            ("schema", meta.get("schema_version")),
+            ("feature schema", meta.get("feature_schema_version")),
+            ("features", len(meta.get("feature_names", []))),
+            ("objective", meta.get("model_params", {}).get("objective")),
+            ("training fingerprint", data.get("fingerprint")),
+            ("training workloads", data.get("n_workloads")),
+            ("training families", data.get("families")),
+            ("training hardware", data.get("hardware")),
+            *((f"metric {k}", v) for k, v in meta.get("metrics", {}).items()),
+            ("created", meta.get("created")),
+            *((f"version {k}", v) for k, v in meta.get("versions", {}).items()),
+        ]
+        _emit(rows, args.format, title=str(bundle.path))
+        return 0
+
+
+class ExecCommand(Command):
+    name = "exec"
+    help = "run a Python script with learned seeding installed (whole-program switch)"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("--target", help="GPU to predict for (sm90, h100, ...); default: live device")
+        p.add_argument("--model", action="append", help="bundle dir (repeatable); default: shipped")
+        p.add_argument("--top-k", type=int, default=1)
+        p.add_argument("--promote", action="store_true",
+                       help="also use the pick as Helion's default config (autotune off)")
+        p.add_argument("script")
+        p.add_argument("script_args", nargs=argparse.REMAINDER)
+
+    def run(self, args: argparse.Namespace) -> int:
+        import runpy
+
+        from .registration import install
+
+        install(target=args.target, model_dirs=args.model, top_k=args.top_k, promote=args.promote)
+        sys.argv = [args.script, *args.script_args]
+        runpy.run_path(args.script, run_name="__main__")
+        return 0
+
+
+class CollectCommand(Command):
+    name = "collect"
+    help = "benchmark the kernel suite on this machine's GPU(s) into Helion-native logs"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("collect_args", nargs=argparse.REMAINDER,
+                       help="arguments for python -m helion_learned.training.collect (see --help)")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from .training import collect
+
+        return int(collect.main(args.collect_args) or 0)
+
+
+COMMANDS: tuple[type[Command], ...] = (TrainCommand, EvaluateCommand, InspectCommand,
+                                       ExecCommand, CollectCommand)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="helion-learned", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for cls in COMMANDS:
+        cmd = cls()
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        cmd.add_arguments(p)
+        p.set_defaults(_command=cmd)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from .models.bundle import BundleError
+    from .training.logs import LogFormatError
+
+    try:
+        return args._command.run(args)
+    except (LogFormatError, BundleError, ValueError, FileNotFoundError) as e:
+        print(f"helion-learned {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

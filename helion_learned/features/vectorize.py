@@ -1,0 +1,64 @@
+"""The one function that turns (kernel facts, hardware, candidate configs) into the model's matrix.
+
+Training and bind-time inference both call :meth:`FeatureExtractor.transform`, so the two cannot
+drift. ``FEATURE_SCHEMA_VERSION`` changes whenever a name, order or meaning changes; bundles record
+it and refuse to load against a different one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .config import CONFIG_FEATURES
+from .config import config_columns
+from .derived import DERIVED_FEATURES
+from .derived import derived_columns
+from .derived import hardware_columns
+from .derived import kernel_columns
+from .facts import KernelFacts
+from .hardware import HardwareFacts
+
+FEATURE_SCHEMA_VERSION = 1
+
+
+class FeatureExtractor:
+    """Named, ordered feature vectors. Handed to the model (TVM MetaSchedule style)."""
+
+    version: int = FEATURE_SCHEMA_VERSION
+
+    def __init__(self) -> None:
+        probe_kernel = kernel_columns(_EMPTY_FACTS)
+        probe_hw = hardware_columns(_PROBE_HW)
+        self.feature_names: tuple[str, ...] = (
+            *probe_kernel.keys(), *probe_hw.keys(), *CONFIG_FEATURES, *DERIVED_FEATURES,
+        )
+
+    def transform(self, facts: KernelFacts, hw: HardwareFacts,
+                  configs: Sequence[dict[str, Any]]) -> np.ndarray:
+        """Matrix of shape ``(len(configs), len(feature_names))``, float32, NaN = missing."""
+        n = len(configs)
+        kernel = kernel_columns(facts)
+        hardware = hardware_columns(hw)
+        cfg = config_columns(facts, configs)
+        derived = derived_columns(facts, hw, cfg)
+        out = np.empty((n, len(self.feature_names)), dtype=np.float32)
+        with np.errstate(invalid="ignore", over="ignore"):
+            for j, name in enumerate(self.feature_names):
+                if name in kernel:
+                    out[:, j] = kernel[name]
+                elif name in hardware:
+                    out[:, j] = hardware[name]
+                elif name in cfg:
+                    out[:, j] = cfg[name]
+                else:
+                    out[:, j] = derived[name]
+        out[~np.isfinite(out)] = np.nan  # log2(0) etc. are "missing", not infinities
+        return out
+
+
+_EMPTY_FACTS = KernelFacts(kernel_name="", backend="triton", kind="other", blocks=(),
+                           grid_block_ids=())
+_PROBE_HW = HardwareFacts("cuda", "", (0, 0), 1, 1.0, 1.0, 1.0)

@@ -1,0 +1,125 @@
+"""Candidate partial configs for a kernel, built from its KernelFacts alone.
+
+A small structured grid (block sizes per role × num_warps × num_stages, plus reduction looping and
+L2 grouping where the kernel has them). Built from facts, not from a live ConfigSpec, so the
+collector (which measures a sample of it on the GPU) and the adapter (which ranks all of it at bind
+time) see the same space. Helion's random generator is biased towards small tiles; this grid is not.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from typing import Any
+
+from ..features.config import next_pow2
+from ..features.facts import BlockFact
+from ..features.facts import KernelFacts
+
+MAX_CANDIDATES = 400
+_ROLE_CAP = {"m": 256, "n": 256, "k": 128, "reduction": 1024, "grid": 1024, "loop": 128}
+_MAX_VALUES_PER_BLOCK = 5
+
+
+def block_choices(block: BlockFact, kind: str) -> list[int]:
+    """Powers of two this block may take, thinned to a few spread values (largest kept)."""
+    lo = max(block.min_size, block.autotuner_min, 1)
+    hi = min(block.max_size, next_pow2(block.size_hint), _ROLE_CAP.get(block.role, 1024))
+    if kind == "matmul" and block.role in ("m", "n", "k"):
+        lo = max(lo, 16)  # tensor-core tiles: smaller never wins on Hopper-class GPUs
+    if kind == "matmul" and block.role == "grid":
+        hi = min(hi, 4)  # batch axes: one or a few batch entries per program
+    if kind == "reduction" and block.role == "grid":
+        hi = min(hi, 64)  # rows per program
+    hi = max(hi, lo)
+    values = []
+    v = next_pow2(lo)
+    while v <= hi:
+        values.append(v)
+        v *= 2
+    if not values:
+        values = [next_pow2(lo)]
+    if len(values) > _MAX_VALUES_PER_BLOCK:
+        step = (len(values) - 1) / (_MAX_VALUES_PER_BLOCK - 1)
+        values = sorted({values[round(i * step)] for i in range(_MAX_VALUES_PER_BLOCK)})
+    return values
+
+
+def _warps_for(tile_numel: int) -> list[int]:
+    warps = [w for w in (1, 2, 4, 8, 16) if w * 32 <= max(tile_numel, 32)]
+    return warps[-3:] if len(warps) > 3 else warps
+
+
+def _has_loops(facts: KernelFacts) -> bool:
+    return any(b.role in ("k", "loop") for b in facts.blocks) or facts.num_reduction_loops > 0
+
+
+def _reduction_loop_choices(facts: KernelFacts) -> list[int | None]:
+    if not facts.num_reduction_loops:
+        return []
+    extent = facts.reduction_loop_extents[0] if facts.reduction_loop_extents else 0
+    choices: list[int | None] = [None]
+    v = 128
+    while extent and v < extent and len(choices) < 4:
+        choices.append(v)
+        v *= 4
+    return choices
+
+
+def structured_grid(facts: KernelFacts, *, limit: int | None = None, seed: int = 0,
+                    max_candidates: int = MAX_CANDIDATES) -> list[dict[str, Any]]:
+    """Deterministic list of partial configs (plain Python types). ``limit`` samples a subset."""
+    per_block = [block_choices(b, facts.kind) for b in facts.blocks]
+    red_loops = _reduction_loop_choices(facts)
+    stages = [1, 2, 3, 4] if _has_loops(facts) else [1]
+    l2 = [1, 8] if facts.num_l2_groupings and facts.kind == "matmul" else [None]
+    out: list[dict[str, Any]] = []
+    for sizes in itertools.product(*per_block) if per_block else [()]:
+        tile = 1
+        for s in sizes:
+            tile *= s
+        if facts.kind == "matmul" and tile > 256 * 256 * 64:
+            continue
+        for red in red_loops or [None]:
+            red_tile = red if red is not None else next_pow2(
+                facts.reduction_loop_extents[0]) if facts.reduction_loop_extents else 1
+            work = tile * (red_tile if facts.num_reduction_loops else 1)
+            if work > 1 << 18:
+                continue  # too large for registers: never competitive, often fails to compile
+            for warps in _warps_for(work):
+                for st in stages if (red is not None or not facts.num_reduction_loops) else [1]:
+                    for group in l2:
+                        cfg: dict[str, Any] = {"block_sizes": [int(s) for s in sizes],
+                                               "num_warps": int(warps), "num_stages": int(st)}
+                        if facts.num_reduction_loops:
+                            cfg["reduction_loops"] = [red] + [None] * (facts.num_reduction_loops - 1)
+                        if group is not None:
+                            cfg["l2_groupings"] = [int(group)] * facts.num_l2_groupings
+                        out.append(cfg)
+    if len(out) > max_candidates:
+        out = _spread_sample(out, max_candidates, seed)
+    if limit is not None and len(out) > limit:
+        out = _spread_sample(out, limit, seed)
+    return out
+
+
+def _spread_sample(items: list[dict[str, Any]], k: int, seed: int) -> list[dict[str, Any]]:
+    """Deterministic sample of ``k`` items that keeps the original order."""
+    rng = random.Random(seed)
+    keep = sorted(rng.sample(range(len(items)), k))
+    return [items[i] for i in keep]
+
+
+def validate(config_spec: Any, partial: dict[str, Any]) -> dict[str, Any] | None:
+    """Run Helion's own seed-transfer path; return the partial config if it survives, else None."""
+    import helion
+
+    try:
+        gen = config_spec.create_config_generation()
+        gen.canonicalize_flat(gen.flatten(helion.Config(**partial)))
+    except Exception:
+        return None
+    for value, spec in zip(partial.get("block_sizes", ()), config_spec.block_sizes, strict=False):
+        if value > spec.max_size:
+            return None
+    return partial

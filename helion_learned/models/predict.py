@@ -1,0 +1,78 @@
+"""Runtime prediction: kernel facts + hardware → ranked partial configs and a calibrated confidence."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..features.config import partial_config
+from ..features.facts import KernelFacts
+from ..features.hardware import HardwareFacts
+from ..features.vectorize import FeatureExtractor
+from .bundle import ModelBundle
+from .calibration import confidence_features
+from .candidates import structured_grid
+from .candidates import validate
+
+_MAX_VALIDATION_TRIES = 24
+
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+    configs: list[dict[str, Any]]  # ranked, valid partial configs (plain Python types)
+    scores: list[float]
+    confidence: float  # P(best pick within `within` of the best), calibrated
+    n_candidates: int
+    latency_ms: float
+
+
+class Predictor:
+    def __init__(self, bundle: ModelBundle, *, extractor: FeatureExtractor | None = None) -> None:
+        self.bundle = bundle
+        self.extractor = extractor or FeatureExtractor()
+
+    def score(self, facts: KernelFacts, hw: HardwareFacts,
+              candidates: Sequence[dict[str, Any]]) -> np.ndarray:
+        return self.bundle.model.score(self.extractor.transform(facts, hw, candidates))
+
+    def confidence(self, scores: np.ndarray) -> float:
+        return float(self.bundle.calibrator.predict(confidence_features(scores))[0])
+
+    def predict(self, facts: KernelFacts, hw: HardwareFacts, *, config_spec: Any = None,
+                top_k: int = 1, extra_candidates: Sequence[dict[str, Any]] = ()) -> Prediction:
+        start = time.perf_counter()
+        candidates = _dedupe([*structured_grid(facts),
+                              *(partial_config(c, facts) for c in extra_candidates)])
+        if not candidates:
+            return Prediction([], [], 0.0, 0, (time.perf_counter() - start) * 1e3)
+        scores = self.score(facts, hw, candidates)
+        confidence = self.confidence(scores)
+        order = np.argsort(-scores, kind="stable")  # stable: ties resolve by candidate order
+        picked: list[dict[str, Any]] = []
+        picked_scores: list[float] = []
+        for tries, i in enumerate(order):
+            if len(picked) >= top_k or tries >= _MAX_VALIDATION_TRIES:
+                break
+            cfg = candidates[int(i)]
+            if config_spec is not None and validate(config_spec, cfg) is None:
+                continue
+            picked.append(cfg)
+            picked_scores.append(float(scores[int(i)]))
+        return Prediction(picked, picked_scores, confidence, len(candidates),
+                          (time.perf_counter() - start) * 1e3)
+
+
+def _dedupe(configs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: set[str] = set()
+    out = []
+    for c in configs:
+        key = json.dumps(c, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
+    return out

@@ -1,0 +1,174 @@
+"""Register helion_learned's heuristics with Helion (and take them out again).
+
+Helion 1.5 has no plugin hook: heuristics live in the tuple ``HEURISTICS_BY_BACKEND[backend]``,
+read at call time. ``install()`` appends ours (so a confident learned seed's promotion wins over a
+built-in one) and is idempotent; ``uninstall()`` restores the tuples. Install before the first call
+of a kernel, or call ``kernel.reset()``: Helion caches bound kernels.
+
+Environment switches:
+* ``HELION_LEARNED_DISABLE=1`` makes ``install()`` a no-op (Helion's own
+  ``HELION_DISABLE_AUTOTUNER_HEURISTICS=1`` also turns our seeds off, as it does Helion's).
+* ``HELION_LEARNED_TARGET=sm90`` predicts for a named GPU (needed on CPU; see features.hardware).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from typing import ClassVar
+
+from helion._compiler import autotuner_heuristics as ah
+from helion._compiler.autotuner_heuristics.registry import AutotunerHeuristic
+
+from .adapter import make_heuristic
+from .adapter import resolve_hardware
+from .features import sidecar
+from .features.facts import kernel_source
+from .features.facts import facts_from_env
+from .features.hardware import HardwareFacts
+from .features.hardware import resolve_target
+from .models.bundle import BundleError
+from .models.bundle import ModelBundle
+from .models.bundle import shipped_bundles
+
+log = logging.getLogger("helion_learned")
+DISABLE_ENV = "HELION_LEARNED_DISABLE"
+BACKENDS = ("triton", "cute")
+
+
+class FactsRecorder(AutotunerHeuristic):
+    """Never fires. Writes ``<autotune_log>.facts.jsonl`` at bind time when Helion logging is on."""
+
+    name: ClassVar[str] = "helion_learned_facts_recorder"
+    backend: ClassVar[str] = "any"
+    _helion_learned: ClassVar[bool] = True
+    _target: ClassVar[HardwareFacts | None] = None
+    _written: ClassVar[set[tuple[str, str]]] = set()
+
+    @classmethod
+    def is_eligible(cls, env: Any, device_ir: Any) -> bool:
+        return False
+
+    @classmethod
+    def should_promote(cls, env: Any) -> bool:
+        return False
+
+    @classmethod
+    def register_facts(cls, env: Any, device_ir: Any) -> frozenset[Any]:
+        # Runs for every bind, outside Helion's try/except: never raise.
+        try:
+            base = getattr(env.settings, "autotune_log", None)
+            if base:
+                cls._record(env, device_ir, str(base))
+        except Exception as e:
+            log.debug("helion_learned: facts sidecar not written: %s: %s", type(e).__name__, e)
+        return frozenset()
+
+    @classmethod
+    def _record(cls, env: Any, device_ir: Any, base: str) -> None:
+        import torch
+        from helion._compat import get_device_name
+
+        args = list(env.runtime_arg_values_by_name.values())
+        shapes, dtypes = sidecar.shapes_and_dtypes(args)
+        device = next((a.device for a in args if isinstance(a, torch.Tensor)), None)
+        hardware = (get_device_name(device) if device is not None else None) or ""
+        source = kernel_source(device_ir)
+        if source is None:
+            raise RuntimeError("kernel source unavailable")
+        run_id = sidecar.helion_run_id(kernel_source=source, settings=env.settings.to_dict(),
+                                       input_shapes=shapes, dtypes=dtypes, hardware=hardware)
+        path = sidecar.sidecar_path(base)
+        if (str(path), run_id) in cls._written:
+            return
+        facts = facts_from_env(env, device_ir)
+        record = sidecar.make_record(run_id=run_id, kernel_name=facts.kernel_name,
+                                     input_shapes=shapes, dtypes=dtypes, hardware=hardware,
+                                     facts=facts, hardware_facts=resolve_hardware(env, cls._target))
+        sidecar.append_record(path, record)
+        cls._written.add((str(path), run_id))
+
+
+def _is_ours(h: type) -> bool:
+    return bool(getattr(h, "_helion_learned", False))
+
+
+def uninstall() -> None:
+    """Remove every helion_learned heuristic from Helion's registry. Safe to call twice."""
+    for backend, heuristics in list(ah.HEURISTICS_BY_BACKEND.items()):
+        ah.HEURISTICS_BY_BACKEND[backend] = tuple(h for h in heuristics if not _is_ours(h))
+
+
+def _load_bundles(model_dirs: Sequence[str | os.PathLike[str]] | None,
+                  backends: Sequence[str]) -> list[ModelBundle]:
+    if model_dirs is not None:
+        return [ModelBundle.load(p) for p in model_dirs]  # explicit: errors surface to the caller
+    bundles = []
+    for backend in backends:
+        for path in shipped_bundles(backend):
+            try:
+                bundles.append(ModelBundle.load(path))
+            except BundleError as e:
+                log.warning("helion_learned: skipping shipped bundle %s: %s", path, e)
+    return bundles
+
+
+def install(*, target: str | HardwareFacts | None = None,
+            model_dirs: Sequence[str | os.PathLike[str]] | None = None,
+            backends: Sequence[str] = BACKENDS, top_k: int = 1, promote: bool = False,
+            record_facts: bool = True, seed: bool = True) -> list[type[AutotunerHeuristic]]:
+    """Register learned heuristics (and the facts recorder) with Helion. Idempotent.
+
+    target: GPU to predict for (``"sm90"``, ``"h100"``, a HardwareFacts); default: the live device,
+        or ``$HELION_LEARNED_TARGET``.
+    model_dirs: bundle directories; default: the bundles shipped with this package.
+    top_k: ranked seeds handed to the autotuner (the first is the pick).
+    promote: also make the pick Helion's default config (used when autotuning is off).
+    record_facts: write ``<autotune_log>.facts.jsonl`` when Helion's autotune logging is on.
+    seed: install the learned heuristics (False: only record facts, e.g. for data collection).
+    """
+    uninstall()
+    if os.environ.get(DISABLE_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
+        log.info("helion_learned: %s is set; not installing", DISABLE_ENV)
+        return []
+    hw = resolve_target(target)
+    installed: list[type[AutotunerHeuristic]] = []
+    if seed:
+        for bundle in _load_bundles(model_dirs, backends):
+            if bundle.backend not in ah.HEURISTICS_BY_BACKEND:
+                log.warning("helion_learned: Helion has no backend %r; bundle %s not installed",
+                            bundle.backend, bundle.path)
+                continue
+            heuristic = make_heuristic(bundle, target=hw, top_k=top_k, promote=promote)
+            ah.HEURISTICS_BY_BACKEND[bundle.backend] = (
+                *ah.HEURISTICS_BY_BACKEND[bundle.backend], heuristic)
+            installed.append(heuristic)
+    if record_facts:
+        recorder = type("FactsRecorderInstalled", (FactsRecorder,), {"_target": hw})
+        for backend in backends:
+            if backend in ah.HEURISTICS_BY_BACKEND:
+                ah.HEURISTICS_BY_BACKEND[backend] = (*ah.HEURISTICS_BY_BACKEND[backend], recorder)
+        installed.append(recorder)
+    return installed
+
+
+@contextlib.contextmanager
+def installed(**kwargs: Any) -> Iterator[list[type[AutotunerHeuristic]]]:
+    """``with helion_learned.installed(target="sm90"): ...`` — uninstalls on exit."""
+    try:
+        yield install(**kwargs)
+    finally:
+        uninstall()
+
+
+def bundle_dir_for(backend: str, hw: HardwareFacts) -> Path | None:
+    """The shipped bundle for a backend/device, if there is one."""
+    for path in shipped_bundles(backend):
+        if path.name == f"{hw.device_kind}_{hw.cc_tag}":
+            return path
+    return None

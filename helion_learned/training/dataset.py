@@ -1,0 +1,126 @@
+"""Join logs and facts into model matrices: one row per (workload, config), grouped by workload."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..features.facts import KernelFacts
+from ..features.hardware import HardwareFacts
+from ..features.hardware import from_name
+from ..features.vectorize import FeatureExtractor
+from .logs import LogSet
+from .logs import Workload
+
+
+@dataclasses.dataclass
+class Group:
+    """One workload (kernel × shapes × dtypes × hardware) and every config measured on it."""
+
+    run_id: str
+    family: str  # kernel name: leave-family-out holds a whole kernel out
+    hardware: str
+    input_shapes: str
+    dtypes: str
+    facts: KernelFacts
+    hw: HardwareFacts
+    configs: list[dict[str, Any]]
+    config_ids: list[str]
+    perf_ms: np.ndarray  # inf where the config failed
+    rel: np.ndarray  # best_time / time, 0 for failures: the label
+    origins: list[str]  # "default" | "heuristic:<name>" | "random" | "grid" | "autotune" | ""
+
+    @property
+    def best_ms(self) -> float:
+        return float(np.min(self.perf_ms))
+
+
+@dataclasses.dataclass
+class Dataset:
+    groups: list[Group]
+    X: np.ndarray
+    y: np.ndarray
+    row_group: np.ndarray  # row -> index into groups
+    feature_names: tuple[str, ...]
+    dropped: dict[str, int]
+
+    def rows(self, g: int) -> np.ndarray:
+        return np.flatnonzero(self.row_group == g)
+
+    def subset(self, group_indices: np.ndarray | list[int]) -> Dataset:
+        keep = np.asarray(sorted(group_indices), dtype=int)
+        remap = {int(old): new for new, old in enumerate(keep)}
+        mask = np.isin(self.row_group, keep)
+        row_group = np.array([remap[int(g)] for g in self.row_group[mask]], dtype=int)
+        return Dataset([self.groups[i] for i in keep], self.X[mask], self.y[mask], row_group,
+                       self.feature_names, dict(self.dropped))
+
+    @property
+    def families(self) -> np.ndarray:
+        return np.array([g.family for g in self.groups])
+
+    def fingerprint(self) -> str:
+        """Content hash of what the model learns from (run ids, configs, timings)."""
+        h = hashlib.sha256()
+        for g in self.groups:
+            h.update(g.run_id.encode())
+            for cid, ms in zip(g.config_ids, g.perf_ms, strict=True):
+                h.update(f"{cid}:{ms:.6g};".encode())
+        return h.hexdigest()[:16]
+
+
+def group_from_workload(w: Workload, extractor: FeatureExtractor | None = None,
+                        origins: dict[tuple[str, str], str] | None = None) -> Group | str:
+    """A Group, or a short reason string when the workload cannot train anything."""
+    if w.facts is None:
+        return "missing_facts"
+    hw = w.hardware_facts or from_name(w.hardware or "")
+    if hw is None:
+        return "unknown_hardware"
+    ok = [m for m in w.measurements if m.status == "ok" and m.perf_ms is not None]
+    if len(ok) < 2:
+        return "fewer_than_2_ok"
+    perf = np.array([m.perf_ms if (m.status == "ok" and m.perf_ms is not None) else np.inf
+                     for m in w.measurements], dtype=np.float64)
+    best = float(np.min(perf))
+    rel = np.where(np.isfinite(perf), best / perf, 0.0)
+    origins = origins or {}
+    return Group(
+        run_id=w.run_id, family=w.kernel_name or w.facts.kernel_name, hardware=w.hardware,
+        input_shapes=w.input_shapes, dtypes=w.dtypes, facts=w.facts, hw=hw,
+        configs=[m.config for m in w.measurements], config_ids=[m.config_id for m in w.measurements],
+        perf_ms=perf, rel=rel,
+        origins=[origins.get((w.run_id, m.config_id), "") for m in w.measurements],
+    )
+
+
+def build_dataset(logset: LogSet, *, extractor: FeatureExtractor | None = None,
+                  origins: dict[tuple[str, str], str] | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> Dataset:
+    extractor = extractor or FeatureExtractor()
+    groups: list[Group] = []
+    dropped: dict[str, int] = {}
+    blocks_X: list[np.ndarray] = []
+    blocks_y: list[np.ndarray] = []
+    blocks_g: list[np.ndarray] = []
+    total = len(logset.workloads)
+    for i, w in enumerate(logset.workloads):
+        group = group_from_workload(w, extractor, origins)
+        if isinstance(group, str):
+            dropped[group] = dropped.get(group, 0) + 1
+        else:
+            blocks_X.append(extractor.transform(group.facts, group.hw, group.configs))
+            blocks_y.append(group.rel)
+            blocks_g.append(np.full(len(group.configs), len(groups)))
+            groups.append(group)
+        if progress is not None:
+            progress(i + 1, total)
+    n_features = len(extractor.feature_names)
+    X = np.concatenate(blocks_X) if blocks_X else np.empty((0, n_features), np.float32)
+    y = np.concatenate(blocks_y) if blocks_y else np.empty(0)
+    g = np.concatenate(blocks_g) if blocks_g else np.empty(0, dtype=int)
+    return Dataset(groups, X, y, g.astype(int), extractor.feature_names, dropped)

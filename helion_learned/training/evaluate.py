@@ -1,0 +1,177 @@
+"""Offline evaluation: grouped cross-validation, pick metrics, baselines.
+
+Every metric is "speed relative to best-known" (best time ÷ time of the pick; 1.0 = as fast as the
+best measured config, 0.5 = twice as slow, 0 = the pick failed). Groups never split across folds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..models.calibration import confidence_features
+from ..models.ranker import CostModel
+from .dataset import Dataset
+from .dataset import Group
+
+PROTOCOLS = ("leave_shape_out", "leave_family_out")
+_FLOOR = 1e-3  # failed picks count as 1000x slower in geomeans instead of zeroing them
+
+
+def summarize(rel: np.ndarray | list[float]) -> dict[str, float]:
+    r = np.asarray([x for x in rel if x == x], dtype=np.float64)  # drop NaN (baseline absent)
+    if r.size == 0:
+        return {"n": 0, "geomean": math.nan, "p10": math.nan, "worst": math.nan,
+                "within_5pct": math.nan, "within_10pct": math.nan}
+    return {
+        "n": int(r.size),
+        "geomean": float(np.exp(np.mean(np.log(np.clip(r, _FLOOR, None))))),
+        "p10": float(np.quantile(r, 0.10)),
+        "worst": float(np.min(r)),
+        "within_5pct": float(np.mean(r >= 1 / 1.05)),
+        "within_10pct": float(np.mean(r >= 1 / 1.10)),
+    }
+
+
+def folds(ds: Dataset, protocol: str, *, n_splits: int = 5, seed: int = 0) -> list[np.ndarray]:
+    """Test-group index arrays. Leave-family-out: one fold per kernel family."""
+    n = len(ds.groups)
+    if protocol == "leave_family_out":
+        fams = ds.families
+        return [np.flatnonzero(fams == f) for f in sorted(set(fams.tolist()))]
+    if protocol != "leave_shape_out":
+        raise ValueError(f"protocol={protocol!r}; expected one of {PROTOCOLS}")
+    # Leave-shape-out: shuffle groups, stratified by family so every fold sees every family.
+    rng = np.random.default_rng(seed)
+    k = max(2, min(n_splits, n))
+    assignment = np.empty(n, dtype=int)
+    for fam in sorted(set(ds.families.tolist())):
+        idx = np.flatnonzero(ds.families == fam)
+        rng.shuffle(idx)
+        offset = int(rng.integers(k))
+        assignment[idx] = (np.arange(idx.size) + offset) % k
+    return [np.flatnonzero(assignment == f) for f in range(k) if np.any(assignment == f)]
+
+
+def _fit_and_score(ds: Dataset, test: np.ndarray, params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    train_groups = np.setdiff1d(np.arange(len(ds.groups)), test)
+    train = ds.subset(train_groups)
+    model = CostModel(**params).fit(train.X, train.y, train.row_group, feature_names=ds.feature_names)
+    rows = np.flatnonzero(np.isin(ds.row_group, test))
+    return rows, model.score(ds.X[rows])
+
+
+def oof_scores(ds: Dataset, protocol: str, params: dict[str, Any], *, n_jobs: int = 1,
+               seed: int = 0, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """Out-of-fold scores for every row: each group is scored by a model that never saw it."""
+    from joblib import Parallel
+    from joblib import delayed
+
+    fold_list = [f for f in folds(ds, protocol, seed=seed) if 0 < f.size < len(ds.groups)]
+    scores = np.full(len(ds.y), np.nan)
+    # Folds fit in parallel processes; XGBoost inside each stays single-threaded.
+    inner = {**params, "n_jobs": 1} if n_jobs > 1 else params
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_fit_and_score)(ds, test, inner) for test in fold_list)
+    for i, (rows, s) in enumerate(results):
+        scores[rows] = s
+        if progress is not None:
+            progress(i + 1, len(fold_list))
+    return scores
+
+
+@dataclasses.dataclass
+class GroupOutcome:
+    group: int
+    family: str
+    pick: int  # index into the group's configs
+    rel_pick: float
+    rel_top5: float  # best of the model's top 5 (TenSet top-5 score)
+    kendall_tau: float
+    conf_features: np.ndarray
+    hit: bool  # pick within `within` of the best
+
+
+def group_outcomes(ds: Dataset, scores: np.ndarray, *, within: float = 0.05) -> list[GroupOutcome]:
+    from scipy.stats import kendalltau
+
+    out = []
+    for gi, group in enumerate(ds.groups):
+        rows = ds.rows(gi)
+        s = scores[rows]
+        if np.isnan(s).any():
+            continue  # group not scored under this protocol (e.g. the only family)
+        order = np.argsort(-s, kind="stable")
+        pick = int(order[0])
+        rel = group.rel
+        tau = kendalltau(s, rel).statistic if len(rel) > 2 else math.nan
+        out.append(GroupOutcome(
+            group=gi, family=group.family, pick=pick, rel_pick=float(rel[pick]),
+            rel_top5=float(np.max(rel[order[:5]])), kendall_tau=float(tau),
+            conf_features=confidence_features(s), hit=bool(rel[pick] >= 1 / (1 + within)),
+        ))
+    return out
+
+
+# -- baselines ------------------------------------------------------------------------------------
+def expected_best_of_random(rel: np.ndarray, k: int) -> float:
+    """E[max of k configs drawn without replacement] over the group's measured configs."""
+    r = np.sort(np.asarray(rel, dtype=np.float64))
+    n = r.size
+    k = min(k, n)
+    i = np.arange(1, n + 1)
+    # P(max is the i-th smallest) = C(i-1, k-1) / C(n, k)
+    logc = _log_comb(i - 1, k - 1) - _log_comb(np.array([n]), k)[0]
+    return float(np.sum(np.exp(logc) * r))
+
+
+def _log_comb(n: np.ndarray, k: int) -> np.ndarray:
+    from scipy.special import gammaln
+
+    n = np.asarray(n, dtype=np.float64)
+    out = gammaln(n + 1) - gammaln(k + 1) - gammaln(np.maximum(n - k, 0) + 1)
+    return np.where(n >= k, out, -np.inf)
+
+
+def origin_rel(group: Group, prefix: str) -> float:
+    """Relative speed of the config of a given origin (``default``, ``heuristic``), NaN if absent."""
+    rels = [r for r, o in zip(group.rel, group.origins, strict=True) if o.startswith(prefix)]
+    return float(rels[0]) if rels else math.nan
+
+
+def _shape_vector(group: Group) -> np.ndarray:
+    from ..features.derived import kernel_columns
+
+    cols = kernel_columns(group.facts)
+    keys = ("k_mm_m_log2", "k_mm_n_log2", "k_mm_k_log2", "k_red_size_log2", "k_pw_numel_log2",
+            "k_bytes_log2", "k_grid_numel_log2", "k_mm_batch_log2")
+    return np.nan_to_num(np.array([cols[k] for k in keys]))
+
+
+def _config_vector(ds: Dataset, gi: int) -> np.ndarray:
+    idx = [i for i, n in enumerate(ds.feature_names) if n.startswith("cfg_") and n.endswith("log2")]
+    idx += [ds.feature_names.index("cfg_stages")]
+    return np.nan_to_num(ds.X[ds.rows(gi)][:, idx])
+
+
+def nearest_neighbour_rel(ds: Dataset, test: int, train: np.ndarray) -> float:
+    """AOT-style picker: best config of the nearest same-kernel training shape, mapped onto the
+    closest config measured on the test workload. NaN when no same-kernel training shape exists."""
+    group = ds.groups[test]
+    same = [int(t) for t in train if ds.groups[int(t)].family == group.family
+            and ds.groups[int(t)].dtypes == group.dtypes]
+    if not same:
+        same = [int(t) for t in train if ds.groups[int(t)].family == group.family]
+    if not same:
+        return math.nan
+    target = _shape_vector(group)
+    nearest = min(same, key=lambda t: float(np.sum((_shape_vector(ds.groups[t]) - target) ** 2)))
+    src_rows = _config_vector(ds, nearest)
+    best_src = src_rows[int(np.argmax(ds.groups[nearest].rel))]
+    dst = _config_vector(ds, test)
+    j = int(np.argmin(np.sum((dst - best_src) ** 2, axis=1)))
+    return float(group.rel[j])

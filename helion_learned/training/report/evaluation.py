@@ -1,0 +1,167 @@
+"""Assemble the evaluation results (a JSON-able dict) that the report renders."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ...models.bundle import ModelBundle
+from ...models.calibration import choose_threshold
+from ..dataset import Dataset
+from ..evaluate import GroupOutcome
+from ..evaluate import expected_best_of_random
+from ..evaluate import folds
+from ..evaluate import group_outcomes
+from ..evaluate import nearest_neighbour_rel
+from ..evaluate import oof_scores
+from ..evaluate import origin_rel
+from ..evaluate import summarize
+from ..train import cross_fitted_confidence
+from ..train import max_slowdown
+
+METHODS = ("learned", "helion_default", "helion_heuristic", "random_1", "random_8",
+           "nearest_neighbour", "oracle")
+Progress = Callable[[str, int, int], None]
+
+
+def _group_rows(ds: Dataset, outcomes: list[GroupOutcome], conf: np.ndarray,
+                nn: dict[int, float]) -> list[dict[str, Any]]:
+    rows = []
+    for o, c in zip(outcomes, conf, strict=True):
+        g = ds.groups[o.group]
+        rows.append({
+            "run_id": g.run_id, "family": g.family, "input_shapes": g.input_shapes,
+            "dtypes": g.dtypes, "hardware": g.hardware, "n_configs": len(g.configs),
+            "best_ms": g.best_ms, "confidence": float(c), "hit": o.hit,
+            "kendall_tau": o.kendall_tau, "top5": o.rel_top5,
+            "pick": g.configs[o.pick],
+            "rel": {
+                "learned": o.rel_pick,
+                "helion_default": origin_rel(g, "default"),
+                "helion_heuristic": origin_rel(g, "heuristic"),
+                "random_1": expected_best_of_random(g.rel, 1),
+                "random_8": expected_best_of_random(g.rel, 8),
+                "nearest_neighbour": nn.get(o.group, math.nan),
+                "oracle": 1.0,
+            },
+        })
+    return rows
+
+
+def _threshold_curve(conf: np.ndarray, hits: np.ndarray) -> list[dict[str, float]]:
+    curve = []
+    for t in np.linspace(0.0, 1.0, 41):
+        fired = conf >= t
+        curve.append({"threshold": float(t), "coverage": float(fired.mean()) if conf.size else 0.0,
+                      "precision": float(hits[fired].mean()) if fired.any() else math.nan})
+    return curve
+
+
+def _calibration_bins(conf: np.ndarray, hits: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+    out = []
+    edges = np.linspace(0, 1, bins + 1)
+    for lo, hi in itertools.pairwise(edges):
+        m = (conf >= lo) & ((conf < hi) if hi < 1 else (conf <= hi))
+        if m.any():
+            out.append({"confidence": float(conf[m].mean()), "hit_rate": float(hits[m].mean()),
+                        "n": int(m.sum())})
+    return out
+
+
+def _summaries(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    overall = {m: summarize([r["rel"][m] for r in rows]) for m in METHODS}
+    per_family: dict[str, Any] = {}
+    for fam in sorted({r["family"] for r in rows}):
+        fam_rows = [r for r in rows if r["family"] == fam]
+        per_family[fam] = {m: summarize([r["rel"][m] for r in fam_rows]) for m in METHODS}
+    both = [r for r in rows if r["rel"]["helion_heuristic"] == r["rel"]["helion_heuristic"]]
+    overall["learned_where_heuristic_fires"] = summarize([r["rel"]["learned"] for r in both])
+    return {"overall": overall, "per_family": per_family}
+
+
+def evaluate_protocol(ds: Dataset, protocol: str, *, params: dict[str, Any], within: float,
+                      wrong_budget: float, n_jobs: int, seed: int = 0,
+                      progress: Progress | None = None) -> dict[str, Any]:
+    def fold_progress(i: int, n: int) -> None:
+        if progress:
+            progress(protocol, i, n)
+
+    scores = oof_scores(ds, protocol, params, n_jobs=n_jobs, seed=seed, progress=fold_progress)
+    outcomes = group_outcomes(ds, scores, within=within)
+    conf = cross_fitted_confidence(outcomes, seed=seed)
+    nn: dict[int, float] = {}
+    if protocol == "leave_shape_out":
+        all_groups = np.arange(len(ds.groups))
+        for test in folds(ds, protocol, seed=seed):
+            train = np.setdiff1d(all_groups, test)
+            for t in test:
+                nn[int(t)] = nearest_neighbour_rel(ds, int(t), train)
+    return _protocol_result(ds, outcomes, conf, nn, wrong_budget=wrong_budget)
+
+
+def evaluate_bundle(ds: Dataset, bundle: ModelBundle) -> dict[str, Any]:
+    """Held-out evaluation of a trained bundle on logs it did not train on."""
+    scores = bundle.model.score(ds.X)
+    outcomes = group_outcomes(ds, scores, within=bundle.within)
+    conf = (bundle.calibrator.predict(np.stack([o.conf_features for o in outcomes]))
+            if outcomes else np.empty(0))
+    return _protocol_result(ds, outcomes, conf, {}, wrong_budget=float(
+        bundle.metadata.get("wrong_budget", 0.05)), fixed_threshold=bundle.threshold)
+
+
+def _protocol_result(ds: Dataset, outcomes: list[GroupOutcome], conf: np.ndarray,
+                     nn: dict[int, float], *, wrong_budget: float,
+                     fixed_threshold: float | None = None) -> dict[str, Any]:
+    hits = np.array([o.hit for o in outcomes], dtype=bool)
+    if fixed_threshold is None:
+        choice = choose_threshold(conf, hits, wrong_budget=wrong_budget)
+        threshold = choice.threshold
+    else:
+        threshold = fixed_threshold
+    fired = conf >= threshold
+    rows = _group_rows(ds, outcomes, conf, nn)
+    result = _summaries(rows)
+    result.update({
+        "n_groups": len(outcomes),
+        "top1_geomean": summarize([o.rel_pick for o in outcomes])["geomean"],
+        "top5_geomean": summarize([o.rel_top5 for o in outcomes])["geomean"],
+        "kendall_tau_mean": float(np.nanmean([o.kendall_tau for o in outcomes])) if outcomes else math.nan,
+        "threshold": {
+            "value": float(threshold),
+            "precision": float(hits[fired].mean()) if fired.any() else math.nan,
+            "coverage": float(fired.mean()) if fired.size else 0.0,
+            "max_slowdown": max_slowdown(outcomes, conf, threshold),
+            "n_fired": int(fired.sum()),
+            "fired": summarize([o.rel_pick for o, f in zip(outcomes, fired, strict=True) if f]),
+        },
+        "curve": _threshold_curve(conf, hits),
+        "calibration": _calibration_bins(conf, hits),
+        "groups": rows,
+    })
+    return result
+
+
+def evaluate_dataset(ds: Dataset, *, params: dict[str, Any], within: float = 0.05,
+                     wrong_budget: float = 0.05, n_jobs: int = 2, seed: int = 0,
+                     progress: Progress | None = None) -> dict[str, Any]:
+    """Both CV protocols (leave-family-out needs 2+ families) plus dataset facts."""
+    protocols = {"leave_shape_out": evaluate_protocol(
+        ds, "leave_shape_out", params=params, within=within, wrong_budget=wrong_budget,
+        n_jobs=n_jobs, seed=seed, progress=progress)}
+    if len(set(ds.families.tolist())) >= 2:
+        protocols["leave_family_out"] = evaluate_protocol(
+            ds, "leave_family_out", params=params, within=within, wrong_budget=wrong_budget,
+            n_jobs=n_jobs, seed=seed, progress=progress)
+    return {
+        "dataset": {
+            "fingerprint": ds.fingerprint(), "n_groups": len(ds.groups), "n_rows": len(ds.y),
+            "families": sorted(set(ds.families.tolist())),
+            "hardware": sorted({g.hardware for g in ds.groups}), "dropped": ds.dropped,
+        },
+        "within": within, "wrong_budget": wrong_budget, "params": params,
+        "protocols": protocols,
+    }

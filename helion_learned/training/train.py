@@ -1,0 +1,134 @@
+"""Train a bundle: cost model + calibrated confidence + threshold, all from grouped CV."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import platform
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..models.bundle import ModelBundle
+from ..models.calibration import ConfidenceCalibrator
+from ..models.calibration import ThresholdChoice
+from ..models.calibration import choose_threshold
+from ..models.ranker import CostModel
+from .dataset import Dataset
+from .evaluate import GroupOutcome
+from .evaluate import group_outcomes
+from .evaluate import oof_scores
+
+Progress = Callable[[str, int, int], None]
+
+
+def cross_fitted_confidence(outcomes: list[GroupOutcome], *, n_splits: int = 5,
+                            seed: int = 0) -> np.ndarray:
+    """Confidence for each outcome from a calibrator that never saw that outcome's group."""
+    n = len(outcomes)
+    conf = np.full(n, np.nan)
+    if n == 0:
+        return conf
+    F = np.stack([o.conf_features for o in outcomes])
+    hits = np.array([o.hit for o in outcomes])
+    rng = np.random.default_rng(seed)
+    fold = rng.permutation(n) % max(2, min(n_splits, n))
+    for f in np.unique(fold):
+        test = fold == f
+        if (~test).sum() == 0:
+            continue
+        cal = ConfidenceCalibrator().fit(F[~test], hits[~test])
+        conf[test] = cal.predict(F[test])
+    return conf
+
+
+def max_slowdown(outcomes: list[GroupOutcome], conf: np.ndarray, threshold: float) -> float:
+    fired = [o.rel_pick for o, c in zip(outcomes, conf, strict=True) if c >= threshold]
+    if not fired:
+        return math.nan
+    worst = min(fired)
+    return math.inf if worst <= 0 else 1.0 / worst
+
+
+@dataclasses.dataclass
+class TrainResult:
+    bundle: ModelBundle
+    outcomes: list[GroupOutcome]  # leave-shape-out, out of fold
+    confidence: np.ndarray  # cross-fitted, aligned with outcomes
+    threshold: ThresholdChoice
+    train_seconds: float
+
+
+def _targets(ds: Dataset) -> list[dict[str, Any]]:
+    seen = sorted({(g.hw.device_kind, g.hw.compute_capability) for g in ds.groups})
+    return [{"device_kind": kind, "compute_capability": list(cc)} for kind, cc in seen]
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("helion-learned", "helion", "xgboost", "torch", "numpy", "scikit-learn"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def train_bundle(ds: Dataset, *, backend: str = "triton", params: dict[str, Any] | None = None,
+                 within: float = 0.05, wrong_budget: float = 0.05, n_jobs: int = 2,
+                 seed: int = 0, progress: Progress | None = None) -> TrainResult:
+    """Fit the cost model on everything; calibrate confidence and pick the threshold on held-out
+    groups (leave-shape-out CV), so at most ``wrong_budget`` of fired picks miss ``within``."""
+    if len(ds.groups) < 4:
+        raise ValueError(f"training needs at least 4 workloads with 2+ successful configs; got "
+                         f"{len(ds.groups)} (dropped: {ds.dropped}). Collect more logs.")
+    params = {**CostModel().get_params(), "random_state": seed, **(params or {})}
+    start = time.perf_counter()
+
+    def fold_progress(i: int, n: int) -> None:
+        if progress:
+            progress("cross-validation folds", i, n)
+
+    scores = oof_scores(ds, "leave_shape_out", params, n_jobs=n_jobs, seed=seed,
+                        progress=fold_progress)
+    outcomes = group_outcomes(ds, scores, within=within)
+    conf = cross_fitted_confidence(outcomes, seed=seed)
+    choice = choose_threshold(conf, np.array([o.hit for o in outcomes]), wrong_budget=wrong_budget)
+    calibrator = ConfidenceCalibrator().fit(np.stack([o.conf_features for o in outcomes]),
+                                            np.array([o.hit for o in outcomes]))
+    if progress:
+        progress("final model", 0, 1)
+    model = CostModel(**params).fit(ds.X, ds.y, ds.row_group, feature_names=ds.feature_names)
+    if progress:
+        progress("final model", 1, 1)
+    seconds = time.perf_counter() - start
+    rel = np.array([o.rel_pick for o in outcomes])
+    metadata = {
+        "training_data": {
+            "fingerprint": ds.fingerprint(),
+            "n_workloads": len(ds.groups),
+            "n_rows": len(ds.y),
+            "families": sorted(set(ds.families.tolist())),
+            "hardware": sorted({g.hardware for g in ds.groups}),
+            "dropped": ds.dropped,
+        },
+        "metrics": {
+            "leave_shape_out_geomean": float(np.exp(np.mean(np.log(np.clip(rel, 1e-3, None))))),
+            "leave_shape_out_p10": float(np.quantile(rel, 0.1)),
+            "threshold_precision": choice.precision,
+            "threshold_coverage": choice.coverage,
+            "threshold_max_slowdown": max_slowdown(outcomes, conf, choice.threshold),
+        },
+        "wrong_budget": wrong_budget,
+        "train_seconds": seconds,
+        "versions": _versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    bundle = ModelBundle(model=model, calibrator=calibrator, backend=backend,
+                         targets=_targets(ds), threshold=choice.threshold, within=within,
+                         metadata=metadata)
+    return TrainResult(bundle, outcomes, conf, choice, seconds)

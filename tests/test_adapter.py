@@ -1,0 +1,170 @@
+"""The learned heuristic inside real Helion binds (kernels bound and run on CPU via the interpreter)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+
+import helion
+import helion_learned
+from helion._compiler import autotuner_heuristics as ah
+from helion_learned.training.suite import kernels as K
+from tests._bundles import make_bundle
+
+F16 = torch.float16
+
+
+@pytest.fixture(scope="module")
+def confident_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("bundles") / "confident"
+    make_bundle(path, threshold=0.0)  # fires whenever it can predict
+    return path
+
+
+@pytest.fixture(scope="module")
+def shy_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("bundles") / "shy"
+    make_bundle(path, threshold=1.01)  # confidence never reaches it
+    return path
+
+
+@pytest.fixture(autouse=True)
+def clean_registry():
+    before = dict(ah.HEURISTICS_BY_BACKEND)
+    for k in (K.matmul, K.softmax, K.add, K.layer_norm):
+        k.reset()
+    yield
+    helion_learned.uninstall()
+    assert ah.HEURISTICS_BY_BACKEND == before
+
+
+def _matmul_args(m: int = 384, k: int = 192, n: int = 640):
+    return torch.randn(m, k, dtype=F16), torch.randn(k, n, dtype=F16)
+
+
+def _bind(kernel, args):
+    bound = kernel.bind(args)
+    return bound, bound.env.config_spec
+
+
+def test_fires_when_confident(confident_bundle: Path) -> None:
+    helion_learned.install(target="sm90", model_dirs=[confident_bundle], top_k=2)
+    bound, cs = _bind(K.matmul, _matmul_args())
+    assert "learned_triton_sm90" in cs.autotuner_heuristics
+    seeds = [s for s in cs.compiler_seed_configs if s.config.get("l2_groupings") is not None]
+    assert seeds, cs.compiler_seed_configs
+    for seed in cs.compiler_seed_configs:
+        for value in seed.config["block_sizes"]:
+            assert type(value) is int  # numpy ints break Helion's cache key
+    # Every learned seed survives Helion's own transfer path unchanged in the decided fields.
+    gen = cs.create_config_generation()
+    for seed in seeds:
+        _, normalized = gen.canonicalize_flat(gen.flatten(seed))
+        assert normalized.config["block_sizes"] == seed.config["block_sizes"]
+
+
+@pytest.mark.parametrize("kernel,args", [
+    (K.softmax, (torch.randn(64, 512),)),
+    (K.layer_norm, (torch.randn(32, 1000), torch.randn(1000), torch.randn(1000))),
+    (K.add, (torch.randn(256, 300), torch.randn(256, 300))),
+])
+def test_fires_on_other_kernel_families(confident_bundle: Path, kernel, args) -> None:
+    helion_learned.install(target="sm90", model_dirs=[confident_bundle])
+    _, cs = _bind(kernel, args)
+    assert "learned_triton_sm90" in cs.autotuner_heuristics
+    assert len(cs.compiler_seed_configs) >= 1
+
+
+def test_abstains_below_threshold(shy_bundle: Path) -> None:
+    helion_learned.install(target="sm90", model_dirs=[shy_bundle])
+    _, cs = _bind(K.matmul, _matmul_args())
+    assert "learned_triton_sm90" not in cs.autotuner_heuristics
+
+
+def test_abstains_on_other_hardware(confident_bundle: Path) -> None:
+    helion_learned.install(target="sm80", model_dirs=[confident_bundle])
+    _, cs = _bind(K.matmul, _matmul_args())
+    assert "learned_triton_sm90" not in cs.autotuner_heuristics
+
+
+def test_abstains_on_cpu_without_target(confident_bundle: Path, caplog) -> None:
+    helion_learned.install(model_dirs=[confident_bundle])
+    with caplog.at_level(logging.DEBUG, logger="helion_learned"):
+        _, cs = _bind(K.matmul, _matmul_args())
+    assert "learned_triton_sm90" not in cs.autotuner_heuristics
+    assert "HELION_LEARNED_TARGET" in caplog.text
+
+
+def test_target_from_environment(confident_bundle: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HELION_LEARNED_TARGET", "h100")
+    helion_learned.install(model_dirs=[confident_bundle])
+    _, cs = _bind(K.matmul, _matmul_args())
+    assert "learned_triton_sm90" in cs.autotuner_heuristics
+
+
+def test_disable_switch(confident_bundle: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HELION_LEARNED_DISABLE", "1")
+    assert helion_learned.install(target="sm90", model_dirs=[confident_bundle]) == []
+    _, cs = _bind(K.matmul, _matmul_args())
+    assert "learned_triton_sm90" not in cs.autotuner_heuristics
+
+
+def test_respects_helion_disable_autotuner_heuristics(confident_bundle: Path) -> None:
+    helion_learned.install(target="sm90", model_dirs=[confident_bundle])
+    kernel = helion.kernel(K.matmul.fn, static_shapes=True, disable_autotuner_heuristics=True)
+    _, cs = _bind(kernel, _matmul_args())
+    assert cs.autotuner_heuristics == []
+
+
+def test_install_is_idempotent(confident_bundle: Path) -> None:
+    original = ah.HEURISTICS_BY_BACKEND["triton"]
+    helion_learned.install(target="sm90", model_dirs=[confident_bundle])
+    once = ah.HEURISTICS_BY_BACKEND["triton"]
+    helion_learned.install(target="sm90", model_dirs=[confident_bundle])
+    assert len(ah.HEURISTICS_BY_BACKEND["triton"]) == len(once) == len(original) + 2
+    helion_learned.uninstall()
+    helion_learned.uninstall()
+    assert ah.HEURISTICS_BY_BACKEND["triton"] == original
+
+
+def test_seeds_are_deterministic(confident_bundle: Path) -> None:
+    helion_learned.install(target="sm90", model_dirs=[confident_bundle], top_k=3)
+    _, cs1 = _bind(K.matmul, _matmul_args())
+    first = [dict(s.config) for s in cs1.compiler_seed_configs]
+    K.matmul.reset()
+    helion_learned.install(target="sm90", model_dirs=[confident_bundle], top_k=3)
+    _, cs2 = _bind(K.matmul, _matmul_args())
+    assert [dict(s.config) for s in cs2.compiler_seed_configs] == first
+
+
+def test_promoted_seed_runs_with_autotune_off(confident_bundle: Path, capfd) -> None:
+    helion_learned.install(target="sm90", model_dirs=[confident_bundle], promote=True)
+    kernel = helion.kernel(K.matmul.fn, static_shapes=True, autotune_effort="none")
+    x, y = _matmul_args(64, 32, 48)
+    out = kernel(x, y)
+    bound = kernel.bind((x, y))
+    cs = bound.env.config_spec
+    assert cs.compiler_default_config is not None
+    learned = [s for s in cs.compiler_seed_configs if s.config.get("l2_groupings") is not None][0]
+    assert cs.compiler_default_config.config["block_sizes"] == learned.config["block_sizes"]
+    torch.testing.assert_close(out, (x.float() @ y.float()).to(F16), rtol=2e-2, atol=2e-2)
+
+
+def test_broken_prediction_never_fails_the_bind(confident_bundle: Path, caplog) -> None:
+    installed = helion_learned.install(target="sm90", model_dirs=[confident_bundle])
+    heuristic = installed[0]
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("model exploded")
+
+    heuristic._predictor.predict = boom  # type: ignore[method-assign]
+    with caplog.at_level(logging.DEBUG, logger="helion_learned"):
+        bound, cs = _bind(K.matmul, _matmul_args())
+    assert "learned_triton_sm90" not in cs.autotuner_heuristics
+    assert "model exploded" in caplog.text
+    kernel = helion.kernel(K.matmul.fn, static_shapes=True, autotune_effort="none")
+    x, y = _matmul_args(32, 16, 32)
+    torch.testing.assert_close(kernel(x, y).float(), x.float() @ y.float(), rtol=2e-2, atol=2e-2)
