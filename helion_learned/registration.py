@@ -14,6 +14,7 @@ Environment switches:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 from collections.abc import Iterator
@@ -26,11 +27,11 @@ from helion._compiler import autotuner_heuristics as ah
 from helion._compiler.autotuner_heuristics.registry import AutotunerHeuristic
 
 from .adapter import make_heuristic
-from .adapter import resolve_hardware
 from .features import sidecar
-from .features.facts import kernel_source
 from .features.facts import facts_from_env
+from .features.facts import kernel_source
 from .features.hardware import HardwareFacts
+from .features.hardware import from_device
 from .features.hardware import resolve_target
 from .models.bundle import BundleError
 from .models.bundle import ModelBundle
@@ -89,9 +90,23 @@ class FactsRecorder(AutotunerHeuristic):
         facts = facts_from_env(env, device_ir)
         record = sidecar.make_record(run_id=run_id, kernel_name=facts.kernel_name,
                                      input_shapes=shapes, dtypes=dtypes, hardware=hardware,
-                                     facts=facts, hardware_facts=resolve_hardware(env, cls._target))
+                                     facts=facts, hardware_facts=cls._measured_on(device))
         sidecar.append_record(path, record)
         cls._written.add((str(path), run_id))
+
+
+    @classmethod
+    def _measured_on(cls, device: Any) -> HardwareFacts | None:
+        """The hardware the timings will come from: the live GPU, never the prediction target.
+
+        On CPU (interpreter timings) the explicit target is recorded under a name that says so.
+        """
+        try:
+            return from_device(device)
+        except Exception:
+            if cls._target is None:
+                return None
+            return dataclasses.replace(cls._target, name=f"CPU interpreter (as {cls._target.cc_tag})")
 
 
 def _is_ours(h: type) -> bool:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import helion
 import pytest
 import torch
-
-import helion
-import helion_learned
 from helion._compiler import autotuner_heuristics as ah
+
+import helion_learned
 from helion_learned.training.suite import kernels as K
 from tests._bundles import make_bundle
 
@@ -52,7 +52,7 @@ def _bind(kernel, args):
 
 def test_fires_when_confident(confident_bundle: Path) -> None:
     helion_learned.install(target="sm90", model_dirs=[confident_bundle], top_k=2)
-    bound, cs = _bind(K.matmul, _matmul_args())
+    _bound, cs = _bind(K.matmul, _matmul_args())
     assert "learned_triton_sm90" in cs.autotuner_heuristics
     seeds = [s for s in cs.compiler_seed_configs if s.config.get("l2_groupings") is not None]
     assert seeds, cs.compiler_seed_configs
@@ -148,7 +148,7 @@ def test_promoted_seed_runs_with_autotune_off(confident_bundle: Path, capfd) -> 
     bound = kernel.bind((x, y))
     cs = bound.env.config_spec
     assert cs.compiler_default_config is not None
-    learned = [s for s in cs.compiler_seed_configs if s.config.get("l2_groupings") is not None][0]
+    learned = next(s for s in cs.compiler_seed_configs if s.config.get("l2_groupings") is not None)
     assert cs.compiler_default_config.config["block_sizes"] == learned.config["block_sizes"]
     torch.testing.assert_close(out, (x.float() @ y.float()).to(F16), rtol=2e-2, atol=2e-2)
 
@@ -162,7 +162,7 @@ def test_broken_prediction_never_fails_the_bind(confident_bundle: Path, caplog) 
 
     heuristic._predictor.predict = boom  # type: ignore[method-assign]
     with caplog.at_level(logging.DEBUG, logger="helion_learned"):
-        bound, cs = _bind(K.matmul, _matmul_args())
+        _bound, cs = _bind(K.matmul, _matmul_args())
     assert "learned_triton_sm90" not in cs.autotuner_heuristics
     assert "model exploded" in caplog.text
     kernel = helion.kernel(K.matmul.fn, static_shapes=True, autotune_effort="none")
