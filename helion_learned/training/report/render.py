@@ -1,0 +1,450 @@
+"""Render an evaluation dict (see ``evaluation.py``) to JSON, Markdown, self-contained HTML + PNGs.
+
+``write_report(result, out_dir)`` writes ``evaluation.json`` (full dict, strict JSON: NaN/inf ->
+null), ``summary.json`` (small, stable keys for CI gates), ``report.md``, ``report.html`` and the
+figures. Every file is written atomically (temp file in the same directory, then ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import html
+import json
+import logging
+import math
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .evaluation import METHODS
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("json", "md", "html")
+BASELINES = ("helion_default", "helion_heuristic", "random_1", "random_8", "nearest_neighbour")
+METHOD_LABELS = {
+    "learned": "learned", "helion_default": "Helion default", "helion_heuristic": "Helion heuristic",
+    "random_1": "random (1 config)", "random_8": "random best-of-8",
+    "nearest_neighbour": "nearest neighbour", "oracle": "oracle (best measured)",
+    "learned_where_heuristic_fires": "learned, where heuristic fires",
+}
+PROTOCOL_LABELS = {"leave_shape_out": "leave-shape-out", "leave_family_out": "leave-family-out",
+                   "held_out": "held-out logs"}
+NO_NOTE = ("⚠️ Data provenance not stated (no `data_note`): do not treat these numbers as "
+           "GPU measurements until you know where the logs came from.")
+DASH = "–"
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-able copy: NaN/inf -> None, numpy -> Python, tuples/sets -> lists, unknown -> str."""
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (set, frozenset)):
+        return [_clean(v) for v in sorted(obj, key=str)]
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if hasattr(obj, "tolist"):  # numpy scalars and arrays
+        return _clean(obj.tolist())
+    return str(obj)
+
+
+def _dumps(obj: Any, *, indent: int | None = 1) -> str:
+    return json.dumps(_clean(obj), indent=indent, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+def primary_protocol(result: Mapping[str, Any]) -> tuple[str | None, Mapping[str, Any]]:
+    protos = result.get("protocols") or {}
+    if "leave_shape_out" in protos:
+        return "leave_shape_out", protos["leave_shape_out"]
+    for name, res in protos.items():
+        return name, res
+    return None, {}
+
+
+def summary_json(result: Mapping[str, Any]) -> dict[str, Any]:
+    """Small machine-readable summary (stable keys; CI gates read it). NaN/inf become None.
+
+    ``threshold`` and ``baselines`` come from leave-shape-out (or, for a held-out bundle
+    evaluation without it, from the first protocol, named in ``primary_protocol``).
+    A ``max_slowdown`` of None means either nothing fired or a fired pick failed (infinite).
+    """
+    protos = result.get("protocols") or {}
+    primary_name, primary = primary_protocol(result)
+    overall = primary.get("overall") or {}
+
+    def learned(p: Mapping[str, Any] | None, keys: Iterable[str]) -> dict[str, Any] | None:
+        if p is None:
+            return None
+        s = (p.get("overall") or {}).get("learned") or {}
+        return {k: s.get(k, math.nan) for k in keys}
+
+    thr = primary.get("threshold") or {}
+    return _clean({
+        "leave_shape_out": learned(protos.get("leave_shape_out"),
+                                   ("geomean", "p10", "worst", "within_5pct")),
+        "leave_family_out": learned(protos.get("leave_family_out"), ("geomean", "p10")),
+        "threshold": {k: thr.get(k, math.nan)
+                      for k in ("value", "precision", "coverage", "max_slowdown")},
+        "baselines": {m: {"geomean": (overall.get(m) or {}).get("geomean", math.nan)}
+                      for m in BASELINES},
+        "train_seconds": result.get("train_seconds"),
+        "data_note": result.get("data_note") or "",
+        "dataset": dict(result.get("dataset") or {}),
+        "primary_protocol": primary_name,
+    })
+
+
+def _ok(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def num(x: Any, digits: int = 3) -> str:
+    if isinstance(x, float) and math.isinf(x):
+        return "∞" if x > 0 else "-∞"
+    return f"{float(x):.{digits}f}" if _ok(x) else DASH
+
+
+def pct(x: Any) -> str:
+    return f"{100 * float(x):.1f}%" if _ok(x) else DASH
+
+
+def slowdown(x: Any) -> str:
+    if isinstance(x, float) and math.isinf(x):
+        return "∞ (a fired pick failed)"
+    return f"{float(x):.3f}×" if _ok(x) else DASH
+
+
+def proto_label(name: str) -> str:
+    return PROTOCOL_LABELS.get(name, name.replace("_", "-"))
+
+
+def _get(d: Mapping[str, Any] | None, *keys: str) -> Any:
+    for k in keys:
+        if not isinstance(d, Mapping):
+            return math.nan
+        d = d.get(k)
+    return math.nan if d is None else d
+
+
+@dataclasses.dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[str]]
+
+
+@dataclasses.dataclass
+class Image:
+    name: str  # file stem
+    caption: str
+
+
+Block = str | Table | Image  # str: a paragraph with `code` / **bold** inline markup
+
+
+@dataclasses.dataclass
+class Section:
+    title: str
+    blocks: list[Block]
+
+
+def _headline(protos: Mapping[str, Any]) -> Table:
+    rows = []
+    for name, p in protos.items():
+        s, t = _get(p, "overall", "learned"), p.get("threshold") or {}
+        rows.append([proto_label(name), str(p.get("n_groups", DASH)), num(_get(s, "geomean")),
+                     num(_get(s, "p10")), num(_get(s, "worst")), pct(_get(s, "within_5pct")),
+                     num(p.get("top5_geomean")), num(p.get("kendall_tau_mean")),
+                     num(t.get("value")), pct(t.get("coverage")), pct(t.get("precision")),
+                     slowdown(t.get("max_slowdown", math.nan))])
+    return Table(["protocol", "groups", "learned geomean", "p10", "worst", "within 5%",
+                  "top-5 geomean", "Kendall τ", "threshold", "coverage", "precision",
+                  "max slowdown (fired)"], rows)
+
+
+def _baselines(protos: Mapping[str, Any]) -> Table:
+    headers = ["method"]
+    for name in protos:
+        headers += [f"{proto_label(name)} geomean", f"{proto_label(name)} p10"]
+    methods = [*METHODS, "learned_where_heuristic_fires"]
+    rows = []
+    for m in methods:
+        if not any(m in (p.get("overall") or {}) for p in protos.values()):
+            continue
+        row = [METHOD_LABELS.get(m, m)]
+        for p in protos.values():
+            s = _get(p, "overall", m)
+            row += [num(_get(s, "geomean")), num(_get(s, "p10"))]
+        rows.append(row)
+    return Table(headers, rows)
+
+
+def _cell(x: Any) -> str:
+    return num(x) if x is None or isinstance(x, (int, float)) else str(x)
+
+
+def _targets(targets: list[Mapping[str, Any]]) -> Table:
+    rows = []
+    for t in targets:
+        target, value = t.get("target"), t.get("value")
+        gap = (num(float(value) - float(target)) if _ok(value) and _ok(target) else DASH)
+        rows.append([str(t.get("name", "")), _cell(target), _cell(value),
+                     "✅" if t.get("met") else "❌", gap])
+    return Table(["target", "goal", "value", "met", "value − goal"], rows)
+
+
+def _per_family(result: Mapping[str, Any]) -> Table | None:
+    name, lso = primary_protocol(result)
+    if not lso.get("per_family"):
+        return None
+    lfo = None if name == "leave_family_out" else _get(result, "protocols", "leave_family_out",
+                                                        "per_family")
+    lfo = lfo if isinstance(lfo, Mapping) and lfo else None
+    cols = ("learned", "helion_default", "helion_heuristic", "random_8", "nearest_neighbour",
+            "oracle")
+    headers = ["family", "n", "learned", "default", "heuristic", "random-8", "NN", "oracle"]
+    if lfo:
+        headers.append("learned, family held out")
+    rows = []
+    for fam, stats in lso["per_family"].items():
+        row = [fam, str(_get(stats, "learned", "n"))] + [num(_get(stats, m, "geomean"))
+                                                         for m in cols]
+        if lfo:
+            row.append(num(_get(lfo, fam, "learned", "geomean")))
+        rows.append(row)
+    return Table(headers, rows)
+
+
+def _experiments(exps: list[Mapping[str, Any]]) -> Table:
+    return Table(["experiment", "change", "leave-shape-out geomean", "leave-family-out geomean",
+                  "notes"],
+                 [[str(e.get("name", "")), str(e.get("change", "")),
+                   num(e.get("leave_shape_out_geomean")), num(e.get("leave_family_out_geomean")),
+                   str(e.get("notes", ""))] for e in exps])
+
+
+def _worst(p: Mapping[str, Any], k: int = 5) -> Table:
+    groups = [g for g in p.get("groups") or [] if _ok(_get(g, "rel", "learned"))]
+    groups.sort(key=lambda g: g["rel"]["learned"])
+    thr = _get(p, "threshold", "value")
+    rows = []
+    for g in groups[:k]:
+        conf = g.get("confidence")
+        fired = "yes" if _ok(conf) and _ok(thr) and conf >= thr else "no"
+        rows.append([str(g.get("family", "")), str(g.get("input_shapes", "")),
+                     str(g.get("dtypes", "")), num(g["rel"]["learned"]),
+                     num(_get(g, "rel", "helion_default")), num(conf), fired])
+    return Table(["family", "shapes", "dtypes", "learned rel", "default rel", "confidence",
+                  "fired?"], rows)
+
+
+def _feature_table(imp: Mapping[str, Any], k: int = 10) -> Table:
+    items = sorted(((str(n), v) for n, v in imp.items() if _ok(v)), key=lambda kv: -kv[1])[:k]
+    return Table(["feature", "share"], [[n, pct(v)] for n, v in items])
+
+
+HOW_TO_READ = (
+    "Every number is *relative speed*: best-known time ÷ time of the "
+    "config a method picks (1.000 = as fast as the best config measured in the autotune log, "
+    "0.500 = twice as slow, 0 = the pick failed; failures count as 1000× slower in geomeans). "
+    "p10 is the 10th percentile: one workload in ten does this badly or worse. "
+    "Leave-shape-out holds out whole workloads (the kernel family was seen in training); "
+    "leave-family-out holds out an entire kernel family, which is the harder, more honest test "
+    "for new kernels. The confidence threshold decides when the learned pick replaces "
+    "autotuning; it is chosen on held-out (out-of-fold) groups so that precision — the fraction "
+    "of fired picks within {within} of the best — stays at or above 1 − wrong_budget "
+    "({target}); coverage is the fraction of workloads where it fires. "
+    f"“{DASH}” means the baseline is absent (e.g. Helion's hand heuristic produced no config "
+    "for that workload, or nearest-neighbour is undefined for a held-out family)."
+)
+
+
+def build_document(result: Mapping[str, Any], images: Iterable[str]) -> tuple[str, str,
+                                                                               list[Section]]:
+    """(title, data note, sections) shared by the Markdown and HTML renderers."""
+    protos: Mapping[str, Any] = result.get("protocols") or {}
+    images = set(images)
+    title = str(result.get("title") or "Helion learned heuristic — evaluation report")
+    note = str(result.get("data_note") or NO_NOTE)
+    ds = result.get("dataset") or {}
+    facts = [f"dataset `{ds.get('fingerprint', '?')}`", f"{ds.get('n_groups', '?')} groups"]
+    if "n_rows" in ds:
+        facts.append(f"{ds['n_rows']} measured configs")
+    if ds.get("families"):
+        facts.append(f"families: {', '.join(map(str, ds['families']))}")
+    if ds.get("hardware"):
+        facts.append(f"hardware: {', '.join(str(h) or '?' for h in ds['hardware'])}")
+    facts.append(f"hit = within {pct(result.get('within'))} of best")
+    facts.append(f"wrong budget {pct(result.get('wrong_budget'))}")
+    for key, label in (("train_seconds", "train"), ("evaluate_seconds", "evaluation")):
+        if _ok(result.get(key)):
+            facts.append(f"{label} {float(result[key]):.1f} s")
+    sections = [Section("Headline (learned pick on held-out groups)",
+                        ["; ".join(facts) + ".", _headline(protos)]),
+                Section("Baselines (geomean / p10 relative speed)", [_baselines(protos)])]
+    if result.get("targets"):
+        sections.append(Section("Targets", [_targets(result["targets"])]))
+    primary_name, primary = primary_protocol(result)
+    if (fam := _per_family(result)) is not None:
+        sections.append(Section(
+            f"Per family (geomean relative speed, {proto_label(str(primary_name))})", [fam]))
+    if result.get("experiments"):
+        sections.append(Section("Experiments", [_experiments(result["experiments"])]))
+    if primary_name is not None:
+        sections.append(Section(f"Worst learned picks ({proto_label(primary_name)})",
+                                [_worst(primary)]))
+    if result.get("feature_importance"):
+        sections.append(Section("Top features", [_feature_table(result["feature_importance"])]))
+    captions = {"regret_cdf": "CDF of relative speed per method",
+                "precision_coverage": "Precision and coverage vs confidence threshold",
+                "calibration": "Calibration of the confidence score",
+                "per_family": f"Per-family geomean ({proto_label(primary_name or '?')})",
+                "feature_importance": "Top-20 feature importance"}
+    plots: list[Block] = [Image(k, c) for k, c in captions.items() if k in images]
+    if plots:
+        sections.append(Section("Plots", plots))
+    sections.append(Section("How to read this", [HOW_TO_READ.format(
+        within=pct(result.get("within")),
+        target=pct(1 - result["wrong_budget"]) if _ok(result.get("wrong_budget")) else DASH)]))
+    return title, note, sections
+
+
+_NUMERIC = re.compile(r"^(–|-?∞.*|[-+]?\d+(\.\d+)?[%×]?)$")
+
+
+def _numeric(t: Table) -> list[bool]:
+    """Right-align a column when every cell is a number (or a dash)."""
+    return [i > 0 and all(_NUMERIC.match(r[i]) for r in t.rows if i < len(r))
+            for i in range(len(t.headers))]
+
+
+def _md_cell(s: str) -> str:
+    return s.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(result: Mapping[str, Any], images: Iterable[str] = ()) -> str:
+    title, note, sections = build_document(result, images)
+    out = [f"# {title}", "", f"> **Data:** {note}", ""]
+    for sec in sections:
+        out += [f"## {sec.title}", ""]
+        for b in sec.blocks:
+            if isinstance(b, Table):
+                out.append("| " + " | ".join(map(_md_cell, b.headers)) + " |")
+                out.append("|" + "|".join("---:" if r else "---" for r in _numeric(b)) + "|")
+                out += ["| " + " | ".join(map(_md_cell, r)) + " |" for r in b.rows]
+                if not b.rows:
+                    out.append("| " + " | ".join([DASH] * len(b.headers)) + " |")
+            elif isinstance(b, Image):
+                out.append(f"![{b.caption}]({b.name}.png)")
+            else:
+                out.append(b)
+            out.append("")
+    return "\n".join(out)
+
+
+def _inline(text: str) -> str:
+    s = html.escape(text, quote=False)
+    s = re.sub(r"`([^`]+)`", r"<code>\1</code>", s)
+    s = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", s)
+    return re.sub(r"\*([^*]+)\*", r"<em>\1</em>", s)
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1200px;
+margin:2em auto;padding:0 1em;color:#1d1d1f;line-height:1.45}
+h1{font-size:1.6em}h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ddd}
+.note{background:#fff4d6;border-left:5px solid #e0a800;padding:.7em 1em;font-size:1.05em}
+table{border-collapse:collapse;font-size:.88em;margin:.5em 0}
+th,td{border:1px solid #d0d0d0;padding:.3em .6em}td.r{text-align:right}
+th{background:#f3f4f6}tr:nth-child(even) td{background:#fafafa}
+code{background:#f3f4f6;padding:0 .2em}figure{margin:1em 0}img{max-width:100%}
+figcaption{color:#555;font-size:.9em}
+"""
+
+
+def render_html(result: Mapping[str, Any], images: Mapping[str, bytes]) -> str:
+    title, note, sections = build_document(result, images)
+    out = ["<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
+           f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
+           f"<h1>{html.escape(title)}</h1>",
+           f"<p class='note'><strong>Data:</strong> {_inline(note)}</p>"]
+    for sec in sections:
+        out.append(f"<h2>{html.escape(sec.title)}</h2>")
+        for b in sec.blocks:
+            if isinstance(b, Table):
+                out.append("<table><thead><tr>" + "".join(
+                    f"<th>{html.escape(h)}</th>" for h in b.headers) + "</tr></thead><tbody>")
+                right = _numeric(b)
+                out += ["<tr>" + "".join(f"<td{' class=r' if a else ''}>{html.escape(c)}</td>"
+                                         for c, a in zip(r, right, strict=False)) + "</tr>"
+                        for r in b.rows]
+                out.append("</tbody></table>")
+            elif isinstance(b, Image):
+                data = base64.b64encode(images[b.name]).decode("ascii")
+                out.append(f"<figure><img alt='{html.escape(b.caption)}' "
+                           f"src='data:image/png;base64,{data}'>"
+                           f"<figcaption>{html.escape(b.caption)}</figcaption></figure>")
+            else:
+                out.append(f"<p>{_inline(b)}</p>")
+    out.append("</body></html>\n")
+    return "\n".join(out)
+
+
+def _atomic_write(path: Path, data: str | bytes) -> Path:
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def make_plots(result: Mapping[str, Any]) -> dict[str, bytes]:
+    """PNG bytes per figure stem; empty (with a warning) if matplotlib is not installed."""
+    try:
+        from .plots import all_plots
+    except ImportError as e:  # matplotlib is a `train` extra
+        log.warning("matplotlib unavailable (%s); report will have no plots", e)
+        return {}
+    return all_plots(result)
+
+
+def write_report(result: dict, out_dir: str | os.PathLike, *,
+                 formats: Iterable[str] = FORMATS) -> dict[str, Path]:
+    """Write the report files; returns {"json", "summary", "md", "html", <plot stem>: path}."""
+    formats = tuple(formats)
+    if unknown := set(formats) - set(FORMATS):
+        raise ValueError(f"unknown report formats {sorted(unknown)}; expected {FORMATS}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    if "json" in formats:
+        paths["json"] = _atomic_write(out / "evaluation.json", _dumps(result))
+        paths["summary"] = _atomic_write(out / "summary.json", _dumps(summary_json(result),
+                                                                      indent=2))
+    if "md" in formats or "html" in formats:
+        images = make_plots(result)
+        for stem, png in images.items():
+            paths[stem] = _atomic_write(out / f"{stem}.png", png)
+        if "md" in formats:
+            paths["md"] = _atomic_write(out / "report.md", render_markdown(result, images))
+        if "html" in formats:
+            paths["html"] = _atomic_write(out / "report.html", render_html(result, images))
+    return paths
