@@ -40,7 +40,9 @@ def shapes_and_dtypes(args: Any) -> tuple[str, str]:
 
 
 def sidecar_path(log_base: str | os.PathLike[str]) -> Path:
-    return Path(f"{os.fspath(log_base)}{SIDECAR_SUFFIX}")
+    # Same derivation as Helion's AutotuneLogSink (``base.with_suffix(".csv")`` etc.), so that
+    # HELION_AUTOTUNE_LOG=runs/h100.v2 gives runs/h100.csv beside runs/h100.facts.jsonl.
+    return Path(log_base).with_suffix(SIDECAR_SUFFIX)
 
 
 def make_record(*, run_id: str, kernel_name: str, input_shapes: str, dtypes: str, hardware: str,

@@ -18,7 +18,7 @@ ORIGINS_SUFFIX = ".origins.jsonl"
 
 
 def origins_path(log_base: str | os.PathLike[str]) -> Path:
-    return Path(f"{os.fspath(log_base)}{ORIGINS_SUFFIX}")
+    return Path(log_base).with_suffix(ORIGINS_SUFFIX)  # Helion's own derivation, see sidecar.py
 
 
 def _base_of(path: Path) -> Path:
