@@ -7,6 +7,7 @@ surprise → abstain, with the reason on the ``helion_learned`` logger at DEBUG.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import weakref
 from typing import Any
@@ -131,10 +132,16 @@ class LearnedHeuristicBase(AutotunerHeuristic):
 
 
 def make_heuristic(bundle: ModelBundle, *, target: HardwareFacts | None = None, top_k: int = 1,
-                   promote: bool = False) -> type[LearnedHeuristicBase]:
-    """A fresh ``AutotunerHeuristic`` subclass bound to ``bundle`` (named like ``learned_triton_sm90``)."""
+                   promote: bool = False,
+                   threshold: float | None = None) -> type[LearnedHeuristicBase]:
+    """A fresh ``AutotunerHeuristic`` subclass bound to ``bundle`` (named like ``learned_triton_sm90``).
+
+    ``threshold`` overrides the bundle's calibrated one (0 = always seed; > 1 = never).
+    """
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
+    if threshold is not None:
+        bundle = dataclasses.replace(bundle, threshold=float(threshold))
     attrs: dict[str, Any] = {
         "name": bundle.name,
         "backend": bundle.backend,

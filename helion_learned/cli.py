@@ -235,6 +235,8 @@ class ExecCommand(Command):
         p.add_argument("--top-k", type=int, default=1)
         p.add_argument("--promote", action="store_true",
                        help="also use the pick as Helion's default config (autotune off)")
+        p.add_argument("--threshold", type=float,
+                       help="override the bundle's calibrated confidence threshold")
         p.add_argument("script")
         p.add_argument("script_args", nargs=argparse.REMAINDER)
 
@@ -243,7 +245,8 @@ class ExecCommand(Command):
 
         from .registration import install
 
-        install(target=args.target, model_dirs=args.model, top_k=args.top_k, promote=args.promote)
+        install(target=args.target, model_dirs=args.model, top_k=args.top_k, promote=args.promote,
+                threshold=args.threshold)
         sys.argv = [args.script, *args.script_args]
         runpy.run_path(args.script, run_name="__main__")
         return 0

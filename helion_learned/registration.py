@@ -136,7 +136,8 @@ def _load_bundles(model_dirs: Sequence[str | os.PathLike[str]] | None,
 def install(*, target: str | HardwareFacts | None = None,
             model_dirs: Sequence[str | os.PathLike[str]] | None = None,
             backends: Sequence[str] = BACKENDS, top_k: int = 1, promote: bool = False,
-            record_facts: bool = True, seed: bool = True) -> list[type[AutotunerHeuristic]]:
+            threshold: float | None = None, record_facts: bool = True,
+            seed: bool = True) -> list[type[AutotunerHeuristic]]:
     """Register learned heuristics (and the facts recorder) with Helion. Idempotent.
 
     target: GPU to predict for (``"sm90"``, ``"h100"``, a HardwareFacts); default: the live device,
@@ -144,6 +145,8 @@ def install(*, target: str | HardwareFacts | None = None,
     model_dirs: bundle directories; default: the bundles shipped with this package.
     top_k: ranked seeds handed to the autotuner (the first is the pick).
     promote: also make the pick Helion's default config (used when autotuning is off).
+    threshold: override the bundle's calibrated confidence threshold (0 = seed whenever the
+        hardware matches; the calibrated default keeps wrong fired picks within its budget).
     record_facts: write ``<autotune_log>.facts.jsonl`` when Helion's autotune logging is on.
     seed: install the learned heuristics (False: only record facts, e.g. for data collection).
     """
@@ -159,7 +162,8 @@ def install(*, target: str | HardwareFacts | None = None,
                 log.warning("helion_learned: Helion has no backend %r; bundle %s not installed",
                             bundle.backend, bundle.path)
                 continue
-            heuristic = make_heuristic(bundle, target=hw, top_k=top_k, promote=promote)
+            heuristic = make_heuristic(bundle, target=hw, top_k=top_k, promote=promote,
+                                       threshold=threshold)
             ah.HEURISTICS_BY_BACKEND[bundle.backend] = (
                 *ah.HEURISTICS_BY_BACKEND[bundle.backend], heuristic)
             installed.append(heuristic)

@@ -137,9 +137,9 @@ def _log_comb(n: np.ndarray, k: int) -> np.ndarray:
     return np.where(n >= k, out, -np.inf)
 
 
-def origin_rel(group: Group, prefix: str) -> float:
-    """Relative speed of the config of a given origin (``default``, ``heuristic``), NaN if absent."""
-    rels = [r for r, o in zip(group.rel, group.origins, strict=True) if o.startswith(prefix)]
+def origin_rel(group: Group, tag: str) -> float:
+    """Relative speed of the config carrying an origin tag (see training.origins), NaN if absent."""
+    rels = [r for r, o in zip(group.rel, group.origins, strict=True) if tag in o.split("|")]
     return float(rels[0]) if rels else math.nan
 
 

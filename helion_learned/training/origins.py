@@ -4,6 +4,11 @@ One JSON object per line: ``{"run_id", "config_id", "origin"}`` with origin ``de
 fragment defaults), ``heuristic:<name>`` (a seed of Helion's own hand-written heuristics),
 ``random``, ``grid`` (our structured grid) or ``autotune`` (best of a real Helion autotune run).
 Optional: without it the evaluation simply has no Helion-default / Helion-heuristic baselines.
+
+The collector's facts sidecar adds two tags per workload from its ``workload`` section:
+``helion_effective_default`` (the config Helion itself runs with autotuning off: a promoted
+heuristic seed, else the fragment defaults) and ``heuristic_rank0`` (the first seed of the first
+Helion heuristic that fired). A config's origin string joins its tags with ``|``.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import gzip
 import json
 import os
 from collections.abc import Iterable
+from collections.abc import Iterator
 from pathlib import Path
 
 ORIGINS_SUFFIX = ".origins.jsonl"
@@ -29,26 +35,49 @@ def _base_of(path: Path) -> Path:
     return path.with_name(name)
 
 
-def load_origins(files: Iterable[str | os.PathLike[str]]) -> dict[tuple[str, str], str]:
-    """Origins for every log base among ``files``. The first origin recorded for a config wins
-    (a config that is both Helion's default and a grid point stays ``default``)."""
-    out: dict[tuple[str, str], str] = {}
-    bases = sorted({_base_of(Path(f)) for f in files})
-    for base in bases:
-        for path in (origins_path(base), Path(f"{origins_path(base)}.gz")):
-            if not path.is_file():
+def _records(path: Path) -> Iterator[tuple[int, dict]]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
                 continue
-            opener = gzip.open if path.suffix == ".gz" else open
-            with opener(path, "rt", encoding="utf-8") as f:
-                for lineno, line in enumerate(f, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        rec = json.loads(line)
-                        key = (str(rec["run_id"]), str(rec["config_id"]))
-                        origin = str(rec["origin"])
-                    except (json.JSONDecodeError, KeyError, TypeError) as e:
-                        raise ValueError(f"{path}:{lineno}: bad origins record ({e}); expected "
-                                         '{"run_id", "config_id", "origin"}') from e
-                    out.setdefault(key, origin)
-    return out
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{lineno}: not JSON ({e})") from e
+            if not isinstance(rec, dict):
+                raise ValueError(f"{path}:{lineno}: expected a JSON object")
+            yield lineno, rec
+
+
+def _existing(path: Path) -> list[Path]:
+    return [p for p in (path, Path(f"{path}.gz")) if p.is_file()]
+
+
+def load_origins(files: Iterable[str | os.PathLike[str]]) -> dict[tuple[str, str], str]:
+    """``(run_id, config_id) -> "tag|tag"`` for every log base among ``files``."""
+    tags: dict[tuple[str, str], list[str]] = {}
+
+    def tag(key: tuple[str, str], value: str) -> None:
+        if value not in tags.setdefault(key, []):
+            tags[key].append(value)
+
+    for base in sorted({_base_of(Path(f)) for f in files}):
+        for path in _existing(origins_path(base)):
+            for lineno, rec in _records(path):
+                try:
+                    tag((str(rec["run_id"]), str(rec["config_id"])), str(rec["origin"]))
+                except KeyError as e:
+                    raise ValueError(f"{path}:{lineno}: bad origins record (missing {e}); expected "
+                                     '{"run_id", "config_id", "origin"}') from e
+        for path in _existing(base.with_suffix(".facts.jsonl")):
+            for _, rec in _records(path):
+                workload = rec.get("workload") or {}
+                run_id = str(rec.get("run_id"))
+                if workload.get("helion_default_config_id"):
+                    tag((run_id, str(workload["helion_default_config_id"])),
+                        "helion_effective_default")
+                seeds = workload.get("heuristic_seed_ids") or []
+                if seeds:
+                    tag((run_id, str(seeds[0])), "heuristic_rank0")
+    return {k: "|".join(v) for k, v in tags.items()}

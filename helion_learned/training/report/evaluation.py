@@ -41,8 +41,10 @@ def _group_rows(ds: Dataset, outcomes: list[GroupOutcome], conf: np.ndarray,
             "pick": g.configs[o.pick],
             "rel": {
                 "learned": o.rel_pick,
-                "helion_default": origin_rel(g, "default"),
-                "helion_heuristic": origin_rel(g, "heuristic"),
+                # What Helion runs with autotuning off (its heuristics' promoted seed, if any).
+                "helion_default": origin_rel(g, "helion_effective_default"),
+                # The first seed of Helion's own hand-written heuristics, where one fired.
+                "helion_heuristic": origin_rel(g, "heuristic_rank0"),
                 "random_1": expected_best_of_random(g.rel, 1),
                 "random_8": expected_best_of_random(g.rel, 8),
                 "nearest_neighbour": nn.get(o.group, math.nan),
