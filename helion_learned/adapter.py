@@ -37,6 +37,31 @@ def resolve_hardware(env: Any, target: HardwareFacts | None) -> HardwareFacts | 
         return None
 
 
+def helion_candidates(env: Any, device_ir: Any) -> list[dict[str, Any]]:
+    """Helion's own candidates for this kernel: its fragment defaults and the seeds of its built-in
+    heuristics. The model re-ranks them with its grid (they are in every training workload too)."""
+    from helion._compiler import autotuner_heuristics as ah
+
+    out: list[dict[str, Any]] = []
+    try:
+        out.append(dict(env.config_spec.autotune_reference_config().config))
+    except Exception as e:
+        log.debug("helion_learned: no reference config: %s", e)
+    for h in ah.get_heuristics(str(env.backend_name)):
+        if getattr(h, "_helion_learned", False):
+            continue
+        try:
+            if not h.is_eligible(env, device_ir):
+                continue
+            seeds = h.get_seed_configs(env, device_ir)
+            if seeds is None:
+                seeds = [h.get_seed_config(env, device_ir)]
+            out.extend(dict(s.config) for s in seeds if s is not None)
+        except Exception as e:  # a built-in heuristic failing is Helion's business, not ours
+            log.debug("helion_learned: %s gave no candidates: %s", getattr(h, "name", h), e)
+    return out
+
+
 class LearnedHeuristicBase(AutotunerHeuristic):
     """Base of every heuristic class :func:`make_heuristic` builds (one per bundle)."""
 
@@ -78,7 +103,8 @@ class LearnedHeuristicBase(AutotunerHeuristic):
                           cls.name, hw.name, hw.cc_tag)
                 return None
             facts = facts_from_env(env, device_ir)
-            pred = cls._predictor.predict(facts, hw, config_spec=env.config_spec, top_k=cls._top_k)
+            pred = cls._predictor.predict(facts, hw, config_spec=env.config_spec, top_k=cls._top_k,
+                                          extra_candidates=helion_candidates(env, device_ir))
             log.debug("%s: %s confidence=%.3f threshold=%.3f pick=%s (%d candidates, %.1f ms)",
                       cls.name, facts.kernel_name, pred.confidence,
                       cls._predictor.bundle.threshold, pred.configs[:1], pred.n_candidates,

@@ -253,12 +253,16 @@ class ExecCommand(Command):
 
 
 class CollectCommand(Command):
+    """Passes everything after ``collect`` to the collector's own parser, untouched: ``main``
+    splits it off before parsing (argparse refuses a REMAINDER positional that starts with an
+    option, and would answer ``collect --help`` itself)."""
+
     name = "collect"
-    help = "benchmark the kernel suite on this machine's GPU(s) into Helion-native logs"
+    help = ("benchmark the kernel suite on this machine's GPU(s) into Helion-native logs "
+            "(options: helion-learned collect --help)")
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
-        p.add_argument("collect_args", nargs=argparse.REMAINDER,
-                       help="arguments for python -m helion_learned.training.collect (see --help)")
+        p.set_defaults(collect_args=[])
 
     def run(self, args: argparse.Namespace) -> int:
         from .training import collect
@@ -282,9 +286,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _split_passthrough(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """``(head, rest)`` when the command is ``collect``: ``head`` is the global options plus the
+    command name, ``rest`` goes to the collector as is. ``(argv, None)`` otherwise."""
+    i = 0
+    while i < len(argv) and argv[i] in ("-v", "--verbose"):
+        i += 1
+    if i < len(argv) and argv[i] == CollectCommand.name:
+        return argv[:i + 1], argv[i + 1:]
+    return argv, None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    head, rest = _split_passthrough(list(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(head)
+    if rest is not None:
+        args.collect_args = rest
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     from .models.bundle import BundleError

@@ -7,8 +7,7 @@ bash scripts/setup.sh
 . .venv/bin/activate
 DATA=${DATA:-data/h100}
 NOTE="Real measurements: Helion autotune logs collected on NVIDIA H100 80GB HBM3 GPUs (see data/README.md); every number below comes from them."
-# --skip-bad: two workloads whose 130 configs all failed have no CSV rows (counted in the output).
-helion-learned train "$DATA" --skip-bad --backend triton -o build/triton_sm90
+helion-learned train "$DATA" --backend triton -o build/triton_sm90
 helion-learned inspect build/triton_sm90
-helion-learned evaluate "$DATA" --skip-bad -o reports/triton_sm90 --data-note "$NOTE"
+helion-learned evaluate "$DATA" -o reports/triton_sm90 --data-note "$NOTE"
 echo "report: reports/triton_sm90/report.md (HTML: reports/triton_sm90/report.html)"

@@ -154,6 +154,11 @@ def partial_config(config: dict[str, Any], facts: KernelFacts) -> dict[str, Any]
     return out
 
 
+def plain_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A whole config with builtin types only (keeps every field, unlike :func:`partial_config`)."""
+    return {str(k): _plain(v) for k, v in config.items()}
+
+
 def _plain(value: Any) -> Any:
     """numpy scalars break Helion's cache key: cast everything to builtins."""
     if isinstance(value, (list, tuple)):

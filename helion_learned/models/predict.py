@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..features.config import partial_config
+from ..features.config import plain_config
 from ..features.facts import KernelFacts
 from ..features.hardware import HardwareFacts
 from ..features.vectorize import FeatureExtractor
@@ -46,8 +46,8 @@ class Predictor:
     def predict(self, facts: KernelFacts, hw: HardwareFacts, *, config_spec: Any = None,
                 top_k: int = 1, extra_candidates: Sequence[dict[str, Any]] = ()) -> Prediction:
         start = time.perf_counter()
-        candidates = _dedupe([*structured_grid(facts),
-                              *(partial_config(c, facts) for c in extra_candidates)])
+        # Extra candidates (Helion's own seeds) stay whole: a re-ranked Helion seed must be that seed.
+        candidates = _dedupe([*structured_grid(facts), *(plain_config(c) for c in extra_candidates)])
         if not candidates:
             return Prediction([], [], 0.0, 0, (time.perf_counter() - start) * 1e3)
         scores = self.score(facts, hw, candidates)

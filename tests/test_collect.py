@@ -1,0 +1,175 @@
+"""The collector end to end on the CPU interpreter: Helion-native logs, joined facts, resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from helion_learned.training import collect_plan as cp
+from helion_learned.training.collect import collect
+
+FAMILIES = ["matmul_fp16", "softmax_bf16", "silu_fp16"]  # one matmul, reduction, pointwise
+
+
+def _jsonl(paths: list[Path]) -> list[dict]:
+    return [json.loads(line) for p in paths for line in p.read_text().splitlines() if line.strip()]
+
+
+def _csv_rows(out: Path) -> list[dict[str, str]]:
+    rows = []
+    for path in sorted(out.glob("*.csv")):
+        with open(path, newline="") as f:
+            rows.extend(csv.DictReader(f))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def collected(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("collect")
+    summary = collect(out, families=FAMILIES, cpu_interpret=True, n_random=3, n_grid=3,
+                      control_every=2)
+    return out, summary
+
+
+def test_writes_helion_native_logs_and_facts(collected: tuple[Path, dict]) -> None:
+    out, summary = collected
+    assert summary["done"] == 3 and summary["failed"] == 0 and summary["run_id_mismatches"] == 0
+    for suffix in (".csv", ".meta.jsonl", ".facts.jsonl", ".origins.jsonl"):
+        assert list(out.glob(f"shard0_*{suffix}")), suffix
+    facts = _jsonl(sorted(out.glob("*.facts.jsonl")))
+    meta = _jsonl(sorted(out.glob("*.meta.jsonl")))
+    rows = _csv_rows(out)
+    assert sorted(f["workload"]["family"] for f in facts) == sorted(FAMILIES)
+    csv_ids = {r["run_id"] for r in rows}
+    assert {f["run_id"] for f in facts} == csv_ids == {m["run_id"] for m in meta}
+    assert all(r["status"] for r in rows)
+    assert {r["status"] for r in rows} >= {"started", "ok"}
+    for f in facts:
+        w = f["workload"]
+        assert w["hardware"] == f["hardware"] == "" and w["dtype"] != "torch.bfloat16"
+        assert w["finite"]["best_ms"] > 0 and w["n_configs"] >= 3
+        assert w["fragment_default_config_id"] in {r["config_id"] for r in rows
+                                                  if r["run_id"] == f["run_id"]}
+    origins = _jsonl(sorted(out.glob("*.origins.jsonl")))
+    assert {o["origin"] for o in origins} >= {"default", "random", "grid"}
+    assert {o["run_id"] for o in origins} == csv_ids
+    control = _jsonl([out / cp.CONTROL_FILE])
+    assert len(control) >= 2 and all(c["perf_ms"] > 0 for c in control)
+
+
+def test_second_call_resumes_without_new_rows(collected: tuple[Path, dict]) -> None:
+    out, _ = collected
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    summary = collect(out, families=FAMILIES, cpu_interpret=True, n_random=3, n_grid=3)
+    assert summary["done"] == 0 and summary["planned"] == 0 and summary["skipped_done"] == 3
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_plan_interleaves_families_and_picks_autotune_subset() -> None:
+    pairs = [("a", (1,)), ("a", (2,)), ("a", (3,)), ("b", (1,)), ("b", (2,))]
+    items, skipped = cp.plan(pairs, dtype_of=lambda f: "torch.float16", hardware="H",
+                             done={cp.workload_key("a", (2,), "torch.float16", "H")},
+                             max_workloads=None, autotune_subset=2)
+    assert skipped == 1 and len(items) == 4
+    assert [it.family for it in items[:2]] in (["a", "b"], ["b", "a"])
+    assert sum(it.autotune for it in items) == 2
+    assert cp.shard(items, 2) == [items[0::2], items[1::2]]
+
+
+def test_devices_children_restart_after_crash_and_hang(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two "device" children on the CPU; one workload kills its child, another hangs it.
+    from helion_learned.training.collect import FAULT_ENV
+
+    families = ["matmul_fp16", "softmax_bf16", "silu_fp16", "rms_norm_bf16"]
+    monkeypatch.setenv(FAULT_ENV, "crash:softmax_bf16")
+    first = collect(tmp_path, families=families[:2], cpu_interpret=True, devices=[0, 1],
+                    n_random=2, n_grid=2, control_every=0)
+    monkeypatch.setenv(FAULT_ENV, "hang:silu_fp16")
+    second = collect(tmp_path, families=families, cpu_interpret=True, devices=[0, 1],
+                     n_random=2, n_grid=2, control_every=0, workload_timeout_s=3)
+    failures = _jsonl([tmp_path / cp.FAILURES_FILE])
+    assert sorted(f["workload"]["family"] for f in failures) == ["silu_fp16", "softmax_bf16"]
+    assert first["done"] == 1 and second["done"] == 1 and second["skipped_done"] == 2
+    facts = _jsonl(sorted(tmp_path.glob("*.facts.jsonl")))
+    assert sorted(f["workload"]["family"] for f in facts) == ["matmul_fp16", "rms_norm_bf16"]
+    assert sum(second["restarts"].values()) == 1
+
+
+def test_cli_collect_passes_options_through(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from helion_learned import cli
+    from helion_learned.training import collect as collect_module
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(collect_module, "main", lambda argv: seen.append(list(argv)) or 0)
+    assert cli.main(["collect", "--out", "X", "--tiny"]) == 0
+    assert cli.main(["-v", "collect", "--", "--out", "X"]) == 0
+    assert seen == [["--out", "X", "--tiny"], ["--", "--out", "X"]]  # collect.main drops "--"
+
+
+def test_cli_collect_writes_logs(tmp_path: Path) -> None:
+    from helion_learned import cli
+
+    rc = cli.main(["collect", "--out", str(tmp_path), "--cpu-interpret", "--tiny",
+                   "--families", "silu_fp16", "--random", "1", "--grid", "1",
+                   "--control-every", "0", "--max-workloads", "1"])
+    assert rc == 0
+    for suffix in (".csv", ".meta.jsonl", ".facts.jsonl", ".origins.jsonl"):
+        assert list(tmp_path.glob(f"shard0_*{suffix}")), suffix
+    facts = _jsonl(sorted(tmp_path.glob("*.facts.jsonl")))
+    assert [f["workload"]["family"] for f in facts] == ["silu_fp16"]
+    assert {r["run_id"] for r in _csv_rows(tmp_path)} == {facts[0]["run_id"]}
+
+
+def test_estimate_is_a_robust_quantile() -> None:
+    from helion_learned.training.collect_worker import estimate
+
+    assert estimate([], 20.0) == 20.0
+    assert estimate([5.0], 20.0) == 20.0
+    durations = [13.0, 40.0, 55.0, 60.0, 62.0, 70.0, 90.0, 160.0]
+    assert 60.0 < estimate(durations, 20.0) < 90.0  # not the 160 s outlier (the old max rule)
+
+
+def test_rollback_restores_files(tmp_path: Path) -> None:
+    from helion_learned.training import collect_files as files
+
+    base = tmp_path / "shard0_host_1"
+    base.with_suffix(".csv").write_text("run_id,x\na,1\n")
+    sizes = files.snapshot(base)
+    with open(base.with_suffix(".csv"), "a") as f:
+        f.write("b,2,c1,0,started,,,{}\n")
+    base.with_suffix(".meta.jsonl").write_text("{}\n")
+    assert files.unfinished_config(sizes) == {"run_id": "b", "config_id": "c1", "config": "{}"}
+    files.rollback(sizes)
+    assert base.with_suffix(".csv").read_text() == "run_id,x\na,1\n"
+    assert not base.with_suffix(".meta.jsonl").exists()
+
+
+def test_workload_cut_by_deadline_leaves_nothing(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # Helion's budget (5 s at least) cuts a ~120-config search: the workload must be rolled back
+    # (no CSV rows, meta or facts record) and not count as done, so a later call redoes it.
+    import time
+
+    from helion_learned.training.collect_options import MARGIN_S
+    from helion_learned.training.collect_options import Options
+    from helion_learned.training.collect_options import plan_items
+    from helion_learned.training.collect_worker import Worker
+
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    monkeypatch.setenv("HELION_SKIP_CACHE", "1")
+    opts = Options(out=tmp_path, families=["matmul_fp16"], max_workloads=1, tiny=True,
+                   cpu_interpret=True, n_random=60, n_grid=60, control_every=0)
+    items, _ = plan_items(opts, "")
+    worker = Worker(opts, 0, deadline=0.0)
+    worker.deadline = time.time() + MARGIN_S + 3  # it starts: 3 s left > the 2 s minimum
+    summary = worker.run(items)
+    assert summary["done"] == 0 and summary["failed"] == 0 and len(summary["discarded"]) == 1
+    assert summary["stopped"] == "time_budget"
+    for suffix in (".csv", ".meta.jsonl", ".facts.jsonl", ".origins.jsonl", ".trace.jsonl"):
+        assert not list(tmp_path.glob(f"*{suffix}")), suffix
+    assert cp.read_done([tmp_path]) == set()
