@@ -110,12 +110,15 @@ def _spread_sample(items: list[dict[str, Any]], k: int, seed: int) -> list[dict[
     return [items[i] for i in keep]
 
 
-def validate(config_spec: Any, partial: dict[str, Any]) -> dict[str, Any] | None:
-    """Run Helion's own seed-transfer path; return the partial config if it survives, else None."""
+def validate(config_spec: Any, partial: dict[str, Any], *, gen: Any = None) -> dict[str, Any] | None:
+    """Run Helion's own seed-transfer path; return the partial config if it survives, else None.
+
+    ``gen``: a ``config_spec.create_config_generation()`` to reuse across calls (it is not cheap).
+    """
     import helion
 
     try:
-        gen = config_spec.create_config_generation()
+        gen = gen if gen is not None else config_spec.create_config_generation()
         gen.canonicalize_flat(gen.flatten(helion.Config(**partial)))
     except Exception:
         return None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -47,32 +46,30 @@ class Predictor:
                 top_k: int = 1, extra_candidates: Sequence[dict[str, Any]] = ()) -> Prediction:
         start = time.perf_counter()
         # Extra candidates (Helion's own seeds) stay whole: a re-ranked Helion seed must be that seed.
-        candidates = _dedupe([*structured_grid(facts), *(plain_config(c) for c in extra_candidates)])
+        candidates = structured_grid(facts)  # unique by construction
+        for extra in map(plain_config, extra_candidates):
+            if extra not in candidates:
+                candidates.append(extra)
         if not candidates:
             return Prediction([], [], 0.0, 0, (time.perf_counter() - start) * 1e3)
         scores = self.score(facts, hw, candidates)
         confidence = self.confidence(scores)
         order = np.argsort(-scores, kind="stable")  # stable: ties resolve by candidate order
+        gen = None
+        if config_spec is not None:
+            try:
+                gen = config_spec.create_config_generation()
+            except Exception:
+                gen = None  # validate() then builds its own per candidate
         picked: list[dict[str, Any]] = []
         picked_scores: list[float] = []
         for tries, i in enumerate(order):
             if len(picked) >= top_k or tries >= _MAX_VALIDATION_TRIES:
                 break
             cfg = candidates[int(i)]
-            if config_spec is not None and validate(config_spec, cfg) is None:
+            if config_spec is not None and validate(config_spec, cfg, gen=gen) is None:
                 continue
             picked.append(cfg)
             picked_scores.append(float(scores[int(i)]))
         return Prediction(picked, picked_scores, confidence, len(candidates),
                           (time.perf_counter() - start) * 1e3)
-
-
-def _dedupe(configs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    seen: set[str] = set()
-    out = []
-    for c in configs:
-        key = json.dumps(c, sort_keys=True)
-        if key not in seen:
-            seen.add(key)
-            out.append(c)
-    return out

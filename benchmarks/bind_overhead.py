@@ -1,0 +1,99 @@
+"""Bind-time overhead of helion_learned: bind time with and without the learned heuristic installed,
+and the prediction latency inside the heuristic (p50/p99).
+
+    python benchmarks/bind_overhead.py --model build/triton_sm90 --target sm90 [--repeats 3]
+
+Runs on CPU (kernels bind on CPU; the target names the GPU to predict for) or on a GPU. Binding
+happens once per (kernel, shape): each measurement resets the kernel so it binds afresh. The
+threshold is forced to 0 so every bind runs the full prediction path (worst case for overhead).
+Writes JSON to --out (default: print only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TRITON_INTERPRET", "1")  # harmless on GPU runs where it is set to 0
+
+
+def _bind_times(cases: list[tuple[Any, tuple]], repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        for kernel, args in cases:
+            kernel.reset()
+            start = time.perf_counter()
+            kernel.bind(args)
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--model", required=True, help="bundle directory")
+    p.add_argument("--target", default="sm90")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", type=Path)
+    args = p.parse_args(argv)
+
+    import torch
+
+    import helion_learned
+    from helion_learned.training.suite.registry import SUITE
+
+    cases = []
+    for sk in SUITE.values():
+        for shape in sk.tiny_shapes[:1]:
+            dtype = torch.float16 if (args.device == "cpu" and sk.dtype == torch.bfloat16) else sk.dtype
+            cases.append((sk.kernel, sk.make_args(shape, dtype, args.device)))
+    _bind_times(cases, 1)  # warm-up: imports, first compiles, caches outside our code
+
+    helion_learned.uninstall()
+    base = _bind_times(cases, args.repeats)
+    installed = helion_learned.install(target=args.target, model_dirs=[args.model], threshold=0.0)
+    heuristic = installed[0]
+    latencies: list[float] = []
+    original = heuristic._predictor.predict
+
+    def timed(*a: Any, **kw: Any) -> Any:
+        pred = original(*a, **kw)
+        latencies.append(pred.latency_ms)
+        return pred
+
+    heuristic._predictor.predict = timed  # type: ignore[method-assign]
+    learned = _bind_times(cases, args.repeats)
+    fired = 0
+    for kernel, a in cases:
+        kernel.reset()
+        fired += heuristic.name in kernel.bind(a).env.config_spec.autotuner_heuristics
+    helion_learned.uninstall()
+
+    lat = sorted(latencies)
+    result = {
+        "device": args.device, "target": args.target, "kernels": len(cases),
+        "binds_per_arm": len(base),
+        "bind_ms_median_without": statistics.median(base) * 1e3,
+        "bind_ms_median_with": statistics.median(learned) * 1e3,
+        "bind_time_ratio": statistics.median(learned) / statistics.median(base),
+        "bind_total_s_without": sum(base), "bind_total_s_with": sum(learned),
+        "prediction_ms_p50": lat[len(lat) // 2] if lat else None,
+        "prediction_ms_p99": lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else None,
+        "prediction_ms_max": lat[-1] if lat else None,
+        "fired": fired,
+    }
+    print(json.dumps(result, indent=2))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
