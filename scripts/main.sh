@@ -9,5 +9,6 @@ DATA=${DATA:-data/h100}
 NOTE="Real measurements: Helion autotune logs collected on NVIDIA H100 80GB HBM3 GPUs (see data/README.md); every number below comes from them."
 helion-learned train "$DATA" --backend triton -o build/triton_sm90
 helion-learned inspect build/triton_sm90
-helion-learned evaluate "$DATA" -o reports/triton_sm90 --data-note "$NOTE"
+helion-learned evaluate "$DATA" -o reports/triton_sm90 --data-note "$NOTE" \
+  --experiments reports/triton_sm90/experiments.json
 echo "report: reports/triton_sm90/report.md (HTML: reports/triton_sm90/report.html)"

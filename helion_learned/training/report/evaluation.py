@@ -167,3 +167,36 @@ def evaluate_dataset(ds: Dataset, *, params: dict[str, Any], within: float = 0.0
         "within": within, "wrong_budget": wrong_budget, "params": params,
         "protocols": protocols,
     }
+
+
+def _target(name: str, goal: float, value: float | None, *, higher_is_better: bool = True) -> dict:
+    ok = value is not None and value == value and (value >= goal if higher_is_better else value <= goal)
+    return {"name": name, "target": goal, "value": value, "met": bool(ok)}
+
+
+def issue_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The quality targets of the shipped triton model (issue #4), measured on ``result``."""
+    lso = result["protocols"].get("leave_shape_out", {})
+    lfo = result["protocols"].get("leave_family_out", {})
+    learned = lso.get("overall", {}).get("learned", {})
+    thr = lso.get("threshold", {})
+    per_family = lso.get("per_family", {})
+    losing = sum(1 for stats in per_family.values()
+                 if stats["learned"]["geomean"] < stats["helion_default"]["geomean"])
+    both = lso.get("overall", {}).get("learned_where_heuristic_fires", {}).get("geomean")
+    heur = lso.get("overall", {}).get("helion_heuristic", {}).get("geomean")
+    return [
+        _target("leave-shape-out geomean", 0.97, learned.get("geomean")),
+        _target("leave-shape-out p10", 0.90, learned.get("p10")),
+        _target("leave-family-out geomean", 0.95,
+                lfo.get("overall", {}).get("learned", {}).get("geomean")),
+        _target("precision at default threshold", 0.90, thr.get("precision")),
+        _target("coverage at default threshold", 0.70, thr.get("coverage")),
+        _target("max slowdown among fired picks", 1.25, thr.get("max_slowdown"),
+                higher_is_better=False),
+        _target("families where learned < Helion default", 0, losing, higher_is_better=False),
+        _target("learned − Helion heuristic geomean (where it fires)", 0.0,
+                None if both is None or heur is None else both - heur),
+        _target("retrain seconds (2 cores)", 60.0, result.get("train_seconds"),
+                higher_is_better=False),
+    ]
