@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import weakref
 from typing import Any
 from typing import ClassVar
@@ -26,14 +27,23 @@ from .models.predict import Predictor
 log = logging.getLogger("helion_learned")
 
 
+def describe_error(e: BaseException) -> str:
+    """``Type: message`` for a log line, even when the exception's ``__str__`` itself raises."""
+    try:
+        return f"{type(e).__name__}: {e}"
+    except Exception:
+        return type(e).__name__
+
+
 def resolve_hardware(env: Any, target: HardwareFacts | None) -> HardwareFacts | None:
     """The explicit target if one was given, else the live device; None (abstain) on CPU."""
     if target is not None:
         return target
     try:
         return from_device(env.device)
-    except Exception as e:
-        log.debug("helion_learned: no hardware for %s (%s); set HELION_LEARNED_TARGET", env.device, e)
+    except Exception as e:  # CPU, or an env without a usable device (do not touch it again)
+        log.debug("helion_learned: no hardware to predict for (%s); set HELION_LEARNED_TARGET",
+                  describe_error(e))
         return None
 
 
@@ -83,12 +93,12 @@ class LearnedHeuristicBase(AutotunerHeuristic):
         try:
             if env in cls._cache:
                 return cls._cache[env]
-        except TypeError:
+        except Exception:  # not weak-referenceable / hashable: predict uncached
             pass
         pred = cls._predict_uncached(env, device_ir)
         try:
             cls._cache[env] = pred
-        except TypeError:
+        except Exception:
             pass
         return pred
 
@@ -111,7 +121,7 @@ class LearnedHeuristicBase(AutotunerHeuristic):
                       pred.latency_ms)
             return pred
         except Exception as e:
-            log.debug("%s: abstain, prediction failed: %s: %s", cls.name, type(e).__name__, e,
+            log.debug("%s: abstain, prediction failed: %s", cls.name, describe_error(e),
                       exc_info=True)
             return None
 
@@ -120,7 +130,7 @@ class LearnedHeuristicBase(AutotunerHeuristic):
         pred = cls._prediction(env, device_ir)
         if pred is None or not pred.configs:
             return False
-        if pred.confidence < cls._predictor.bundle.threshold:
+        if not pred.confidence >= cls._predictor.bundle.threshold:  # NaN confidence abstains too
             log.debug("%s: abstain, confidence %.3f < threshold %.3f", cls.name, pred.confidence,
                       cls._predictor.bundle.threshold)
             return False
@@ -149,7 +159,7 @@ class LearnedHeuristicBase(AutotunerHeuristic):
             hw = resolve_hardware(env, cls._target)
             return hw is not None and cls._predictor.bundle.matches(hw)
         except Exception as e:
-            log.debug("%s: should_promote failed: %s", cls.name, e)
+            log.debug("%s: should_promote failed: %s", cls.name, describe_error(e))
             return False
 
     @classmethod
@@ -167,6 +177,8 @@ def make_heuristic(bundle: ModelBundle, *, target: HardwareFacts | None = None, 
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
     if threshold is not None:
+        if math.isnan(float(threshold)):  # NaN would never block: `confidence < nan` is False
+            raise ValueError("threshold must be a number (0 = always seed, > 1 = never), got NaN")
         bundle = dataclasses.replace(bundle, threshold=float(threshold))
     attrs: dict[str, Any] = {
         "name": bundle.name,

@@ -26,6 +26,7 @@ from typing import ClassVar
 from helion._compiler import autotuner_heuristics as ah
 from helion._compiler.autotuner_heuristics.registry import AutotunerHeuristic
 
+from .adapter import describe_error
 from .adapter import make_heuristic
 from .features import sidecar
 from .features.facts import facts_from_env
@@ -67,7 +68,7 @@ class FactsRecorder(AutotunerHeuristic):
             if base:
                 cls._record(env, device_ir, str(base))
         except Exception as e:
-            log.debug("helion_learned: facts sidecar not written: %s: %s", type(e).__name__, e)
+            log.debug("helion_learned: facts sidecar not written: %s", describe_error(e))
         return frozenset()
 
     @classmethod
@@ -125,11 +126,18 @@ def _load_bundles(model_dirs: Sequence[str | os.PathLike[str]] | None,
         return [ModelBundle.load(p) for p in model_dirs]  # explicit: errors surface to the caller
     bundles = []
     for backend in backends:
-        for path in shipped_bundles(backend):
+        try:
+            paths = shipped_bundles(backend)
+        except Exception as e:  # an unreadable artifacts folder must not stop install()
+            log.warning("helion_learned: cannot list shipped %s bundles: %s", backend,
+                        describe_error(e))
+            continue
+        for path in paths:
             try:
                 bundles.append(ModelBundle.load(path))
-            except BundleError as e:
-                log.warning("helion_learned: skipping shipped bundle %s: %s", path, e)
+            except Exception as e:  # BundleError, or anything load did not foresee
+                log.warning("helion_learned: skipping shipped bundle %s: %s", path,
+                            e if isinstance(e, BundleError) else describe_error(e))
     return bundles
 
 
@@ -167,6 +175,9 @@ def install(*, target: str | HardwareFacts | None = None,
             ah.HEURISTICS_BY_BACKEND[bundle.backend] = (
                 *ah.HEURISTICS_BY_BACKEND[bundle.backend], heuristic)
             installed.append(heuristic)
+            log.debug("helion_learned: installed %s for Helion backend %r (threshold %.3f) from %s",
+                      heuristic.name, bundle.backend, heuristic._predictor.bundle.threshold,
+                      bundle.path)
     if record_facts:
         recorder = type("FactsRecorderInstalled", (FactsRecorder,), {"_target": hw})
         for backend in backends:

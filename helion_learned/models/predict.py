@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -53,7 +54,13 @@ class Predictor:
         if not candidates:
             return Prediction([], [], 0.0, 0, (time.perf_counter() - start) * 1e3)
         scores = self.score(facts, hw, candidates)
-        confidence = self.confidence(scores)
+        bad = int(np.count_nonzero(~np.isfinite(scores)))
+        if bad:  # a model with absurd leaf values: its ranking and confidence mean nothing
+            raise ValueError(f"the model gave {bad} non-finite scores for {len(scores)} candidates")
+        with np.errstate(all="ignore"):  # an overflow is reported just below, not as a warning
+            confidence = self.confidence(scores)
+        if not math.isfinite(confidence):
+            raise ValueError(f"the calibrator gave a non-finite confidence ({confidence})")
         order = np.argsort(-scores, kind="stable")  # stable: ties resolve by candidate order
         gen = None
         if config_spec is not None:
