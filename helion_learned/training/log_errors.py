@@ -106,6 +106,15 @@ def stream_error(path: Path, line: int, exc: BaseException) -> LogFormatError:
     return LogFormatError(path, line, reason, fix, code="truncated_file")
 
 
+def bad_encoding(path: Path, line: int) -> LogFormatError:
+    reason = "line holds bytes that are not UTF-8"
+    fix = (
+        "the file was damaged (a bad copy or disk) or this line was written by another tool in "
+        f"another encoding; re-copy the log or fix this line, {SKIP_BAD_HINT}"
+    )
+    return LogFormatError(path, line, reason, fix, code="bad_encoding")
+
+
 def truncated_line(path: Path, line: int) -> LogFormatError:
     fix = (
         "this happens when a log is copied while Helion is still writing it, or after a crash; "

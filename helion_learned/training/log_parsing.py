@@ -15,6 +15,7 @@ import inspect
 import json
 import math
 import os
+import re
 import zlib
 from collections.abc import Iterator
 from collections.abc import Sequence
@@ -64,10 +65,17 @@ def split_log_path(path: Path) -> tuple[Path, str, bool] | None:
 
 
 def open_text(path: Path, *, newline: str | None = None) -> Any:
-    """Open a log read-only as UTF-8 text (a BOM is ignored); ``.gz`` is decompressed on the fly."""
+    """Open a log read-only as UTF-8 text (a BOM is ignored); ``.gz`` is decompressed on the fly.
+
+    Bytes that are not UTF-8 decode to lone surrogates (``surrogateescape``) instead of failing
+    the whole file: :class:`_LineTracker` reports the lines holding them, so one damaged row is
+    one bad row (with its own line number), not the end of the file.
+    """
     if path.name.endswith(GZ):
-        return gzip.open(path, "rt", encoding="utf-8-sig", newline=newline)
-    return open(path, encoding="utf-8-sig", newline=newline)
+        return gzip.open(
+            path, "rt", encoding="utf-8-sig", errors="surrogateescape", newline=newline
+        )
+    return open(path, encoding="utf-8-sig", errors="surrogateescape", newline=newline)
 
 
 # Exceptions a damaged file raises while being read (not per line). Other OSErrors (permissions,
@@ -75,19 +83,50 @@ def open_text(path: Path, *, newline: str | None = None) -> Any:
 STREAM_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error, UnicodeDecodeError)
 
 
+# What ``surrogateescape`` turns undecodable bytes into; valid UTF-8 never decodes to these.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+BOM = "\ufeff"
+
+
 class _LineTracker:
-    """Iterates the lines of a text file, remembering whether the last one ended in a newline."""
+    """Iterates the lines of a text file, remembering whether the last one ended in a newline
+    and which lines held bytes that are not UTF-8 (``bad_lines``, 1-based, in order).
+
+    A BOM at the start of a later line (files concatenated with ``cat``) is dropped like the
+    first one.
+    """
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
         self.complete = True
         self.lines_read = 0
+        self.bad_lines: list[int] = []
+        self.recent: list[str] = []  # lines since the last take(): the current CSV record
 
     def __iter__(self) -> Iterator[str]:
         for line in self._stream:
             self.lines_read += 1
+            if line.startswith(BOM) and len(line) > 1:
+                line = line[1:]
+            if not line.isascii() and _UNDECODABLE.search(line):
+                self.bad_lines.append(self.lines_read)
             self.complete = line.endswith(("\n", "\r"))
+            self.recent.append(line)
             yield line
+
+    def take(self) -> list[str]:
+        recent, self.recent = self.recent, []
+        return recent
+
+
+def _ends_in_open_quote(lines: list[str]) -> bool:
+    """Whether a CSV record's text ends inside a quoted field (the file was cut off there)."""
+    try:
+        for _ in csv.reader(lines, strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
 
 
 # -- discovery -----------------------------------------------------------------------------------
@@ -147,13 +186,15 @@ def iter_csv_records(path: Path, stream: Any) -> Iterator[CsvRecord | LogFormatE
 
     A record is flagged ``truncated`` when it is the last one in the file and it either lacks a
     line terminator, has an unterminated quoted field (the csv module then returns a field holding
-    the newline), or has fewer columns than the header. Errors that the csv module raises are
-    yielded as :class:`LogFormatError` so the caller can skip them.
+    the newline; a closed quoted field may hold newlines too), or has fewer columns than the
+    header. Errors that the csv module raises are yielded as :class:`LogFormatError` so the
+    caller can skip them; so is a record holding bytes that are not UTF-8.
     """
     tracker = _LineTracker(stream)
     reader = csv.reader(tracker)
     pending: tuple[list[str], int, bool] | None = None
     start = 1
+    checked = 0  # tracker.bad_lines already attributed to a record
     while True:
         try:
             fields = next(reader)
@@ -161,12 +202,25 @@ def iter_csv_records(path: Path, stream: Any) -> Iterator[CsvRecord | LogFormatE
             break
         except csv.Error as exc:
             yield errors.bad_csv(path, start, exc)
-            start = tracker.lines_read + 1
+            start, checked = tracker.lines_read + 1, len(tracker.bad_lines)
+            tracker.take()
             continue
-        newline_inside = any("\n" in f or "\r" in f for f in fields)
+        except STREAM_ERRORS:  # the file is damaged after this point: keep the row before it
+            if pending is not None:
+                yield CsvRecord(pending[0], pending[1], truncated=False)
+            raise
+        raw = tracker.take()
+        if len(tracker.bad_lines) > checked:  # this record holds bytes that are not UTF-8
+            if pending is not None:
+                yield CsvRecord(pending[0], pending[1], truncated=False)
+                pending = None
+            yield errors.bad_encoding(path, tracker.bad_lines[checked])
+            start, checked = tracker.lines_read + 1, len(tracker.bad_lines)
+            continue
+        open_quote = any("\n" in f or "\r" in f for f in fields) and _ends_in_open_quote(raw)
         if pending is not None:
             yield CsvRecord(pending[0], pending[1], truncated=False)
-        pending = (fields, start, (not tracker.complete) or newline_inside)
+        pending = (fields, start, (not tracker.complete) or open_quote)
         start = tracker.lines_read + 1
     if pending is not None:
         fields, line, suspicious = pending
@@ -234,6 +288,11 @@ def parse_config_repr(text: str) -> dict[str, Any]:
     return result
 
 
+def _short_exc(exc: BaseException, limit: int = 80) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _short(text: str, limit: int = 80) -> str:
     text = text.strip()
     return repr(text if len(text) <= limit else text[: limit - 3] + "...")
@@ -257,6 +316,9 @@ def iter_jsonl(path: Path, stream: Any) -> Iterator[tuple[int, dict[str, Any]] |
     """Yield ``(line, object)`` per non-blank line, or a LogFormatError for a bad line."""
     tracker = _LineTracker(stream)
     for lineno, text in enumerate(tracker, start=1):
+        if tracker.bad_lines and tracker.bad_lines[-1] == lineno:
+            yield errors.bad_encoding(path, lineno)
+            continue
         if not text.strip():
             continue
         try:
@@ -268,6 +330,10 @@ def iter_jsonl(path: Path, stream: Any) -> Iterator[tuple[int, dict[str, Any]] |
                 yield errors.bad_json(
                     path, lineno, f"invalid JSON ({exc.msg} at column {exc.colno})"
                 )
+            continue
+        except (ValueError, RecursionError, MemoryError) as exc:
+            # json's own limits: integers over sys.get_int_max_str_digits(), absurd nesting.
+            yield errors.bad_json(path, lineno, f"JSON cannot be read ({_short_exc(exc)})")
             continue
         if not isinstance(obj, dict):
             yield errors.bad_json(path, lineno, f"line is JSON {type(obj).__name__}, not an object")

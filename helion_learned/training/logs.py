@@ -156,6 +156,9 @@ class _Loader:
         settings = record.get("settings")
         if not isinstance(configs, dict) or not isinstance(settings, (dict, type(None))):
             raise errors.bad_record(path, line, "meta", "`configs`/`settings` are not objects")
+        for config_id, config in configs.items():  # check all before using any of it
+            if not isinstance(config, dict):
+                raise errors.bad_record(path, line, "meta", f"config {config_id} is not an object")
         run_id = record["run_id"]
         entry = self.meta.get(run_id)
         if entry is None:  # the same run_id seen again (a re-run) only adds configs
@@ -164,8 +167,6 @@ class _Loader:
             self.meta[run_id] = entry
         entry["sources"].add(str(path))
         for config_id, config in configs.items():
-            if not isinstance(config, dict):
-                raise errors.bad_record(path, line, "meta", f"config {config_id} is not an object")
             entry["configs"].setdefault(config_id, config)
 
     def _add_facts(self, path: Path, line: int, record: dict[str, Any]) -> None:
@@ -179,13 +180,13 @@ class _Loader:
         except ValueError as exc:
             version = record["facts"].get("schema_version") != FACTS_SCHEMA_VERSION
             raise errors.facts_rejected(path, line, exc, version) from None
-        except (TypeError, KeyError, AttributeError) as exc:
+        except (TypeError, KeyError, AttributeError, OverflowError) as exc:
             what = f"`facts` does not parse ({exc!r})"
             raise errors.bad_record(path, line, "facts", what) from None
         hw = record.get("hardware_facts")
         try:
             hardware_facts = HardwareFacts.from_dict(hw) if hw is not None else None
-        except (TypeError, KeyError, ValueError) as exc:
+        except (TypeError, KeyError, ValueError, AttributeError, OverflowError) as exc:
             what = f"`hardware_facts` does not parse ({exc!r})"
             raise errors.bad_record(path, line, "facts", what) from None
         if record["run_id"] not in self.facts:  # identical re-binds write duplicates; first wins
@@ -228,8 +229,11 @@ class _Loader:
     def _skip_foreign(self, records: Iterator[lp.CsvRecord | LogFormatError]) -> None:
         """After a foreign header (skip_bad): skip its rows until Helion's header comes again."""
         for rest in records:
-            if isinstance(rest, lp.CsvRecord) and tuple(rest.fields) == lp.CSV_FIELDS:
-                return
+            if isinstance(rest, lp.CsvRecord):
+                if tuple(rest.fields) == lp.CSV_FIELDS:
+                    return
+                if not rest.fields:
+                    continue  # a blank line is not a row
             self.skipped["mixed_schema"] += 1
 
     def _add_row(self, path: Path, rec: lp.CsvRecord) -> None:
@@ -246,10 +250,8 @@ class _Loader:
             raise errors.missing_run_id(path, line)
         if not config_id or not status.replace("_", "").isalpha():
             raise errors.bad_row(path, line, config_id, status)
-        self.row_sources[run_id].add(str(path))
-        self.row_origin.setdefault(run_id, (path, line))
         if status == lp.STARTED_STATUS:
-            self.rows.setdefault(run_id, {})
+            self._row_seen(path, line, run_id)
             return
         perf = None
         if status == lp.OK_STATUS:
@@ -257,14 +259,22 @@ class _Loader:
                 perf = lp.parse_perf_ms(fields[col["perf_ms"]])
             except ValueError as exc:
                 raise errors.bad_perf(path, line, str(exc)) from None
-        acc = self.rows.setdefault(run_id, {}).get(config_id)
+        acc = self.rows.get(run_id, {}).get(config_id)
         if acc is None:
             config = self._config(path, line, run_id, config_id, fields[col["config"]])
-            acc = self.rows[run_id][config_id] = _Acc(config, f"{path}:{line}")
+            acc = _Acc(config, f"{path}:{line}")
+        # Only a row that passed every check leaves a trace: a skipped row is a deleted row.
+        self._row_seen(path, line, run_id)
+        self.rows[run_id].setdefault(config_id, acc)
         acc.n += 1
         acc.statuses[status] += 1
         if perf is not None:
             acc.perfs.append(perf)
+
+    def _row_seen(self, path: Path, line: int, run_id: str) -> None:
+        self.row_sources[run_id].add(str(path))
+        self.row_origin.setdefault(run_id, (path, line))
+        self.rows.setdefault(run_id, {})
 
     def _config(
         self, path: Path, line: int, run_id: str, config_id: str, text: str

@@ -432,19 +432,20 @@ def write_report(result: dict, out_dir: str | os.PathLike, *,
     formats = tuple(formats)
     if unknown := set(formats) - set(FORMATS):
         raise ValueError(f"unknown report formats {sorted(unknown)}; expected {FORMATS}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {}
+    # Everything is rendered before anything is written: a failure while rendering leaves an
+    # existing report untouched, and each file is then replaced whole (temp file + os.replace).
+    files: dict[str, tuple[str, str | bytes]] = {}
     if "json" in formats:
-        paths["json"] = _atomic_write(out / "evaluation.json", _dumps(result))
-        paths["summary"] = _atomic_write(out / "summary.json", _dumps(summary_json(result),
-                                                                      indent=2))
+        files["json"] = ("evaluation.json", _dumps(result))
+        files["summary"] = ("summary.json", _dumps(summary_json(result), indent=2))
     if "md" in formats or "html" in formats:
         images = make_plots(result)
         for stem, png in images.items():
-            paths[stem] = _atomic_write(out / f"{stem}.png", png)
+            files[stem] = (f"{stem}.png", png)
         if "md" in formats:
-            paths["md"] = _atomic_write(out / "report.md", render_markdown(result, images))
+            files["md"] = ("report.md", render_markdown(result, images))
         if "html" in formats:
-            paths["html"] = _atomic_write(out / "report.html", render_html(result, images))
-    return paths
+            files["html"] = ("report.html", render_html(result, images))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return {key: _atomic_write(out / name, data) for key, (name, data) in files.items()}
