@@ -98,23 +98,42 @@ class TrainCommand(Command):
                        help="max share of fired picks that may be wrong at the chosen threshold")
         p.add_argument("--jobs", type=int, default=2, help="parallel CV folds")
         p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--external-memory", metavar="DIR",
+                       help="out-of-core: read one log base at a time into feature shards under "
+                            "DIR and fit the final model with XGBoost's external memory; "
+                            "calibration runs in memory on a sample (--cv-workloads)")
+        p.add_argument("--cv-workloads", type=int, default=2000,
+                       help="with --external-memory: workloads sampled for CV and calibration")
         _add_format(p)
 
     def run(self, args: argparse.Namespace) -> int:
         from .training.progress import progress_bars
         from .training.train import train_bundle
 
+        params = {"objective": args.objective, "n_estimators": args.n_estimators,
+                  "max_depth": args.max_depth, "learning_rate": args.learning_rate}
         with progress_bars(enabled=not args.quiet) as update:
-            ds = _load_dataset(args, update)
-            result = train_bundle(
-                ds, backend=args.backend, within=args.within, wrong_budget=args.wrong_budget,
-                n_jobs=args.jobs, seed=args.seed, progress=update,
-                params={"objective": args.objective, "n_estimators": args.n_estimators,
-                        "max_depth": args.max_depth, "learning_rate": args.learning_rate})
+            if args.external_memory:
+                from .training.external_memory import train_bundle_external
+
+                result = train_bundle_external(
+                    args.logs, args.external_memory, skip_bad=args.skip_bad,
+                    cv_workloads=args.cv_workloads, backend=args.backend, within=args.within,
+                    wrong_budget=args.wrong_budget, n_jobs=args.jobs, seed=args.seed,
+                    progress=update, params=params)
+                skipped = result.bundle.metadata["external_memory"]["skipped"]
+                if skipped:
+                    print(f"skipped (--skip-bad): {skipped}", file=sys.stderr)
+            else:
+                ds = _load_dataset(args, update)
+                result = train_bundle(
+                    ds, backend=args.backend, within=args.within, wrong_budget=args.wrong_budget,
+                    n_jobs=args.jobs, seed=args.seed, progress=update, params=params)
         path = result.bundle.save(args.output)
         m = result.bundle.metadata["metrics"]
+        data = result.bundle.metadata["training_data"]
         _emit([("bundle", str(path)), ("name", result.bundle.name),
-               ("workloads", len(ds.groups)), ("rows", len(ds.y)),
+               ("workloads", data["n_workloads"]), ("rows", data["n_rows"]),
                ("leave-shape-out geomean", m["leave_shape_out_geomean"]),
                ("leave-shape-out p10", m["leave_shape_out_p10"]),
                ("threshold", result.threshold.threshold),
@@ -265,6 +284,26 @@ class ExecCommand(Command):
         return 0
 
 
+class BackfillFactsCommand(Command):
+    name = "backfill-facts"
+    help = "write the facts sidecar for logs recorded without helion_learned (re-binds on CPU)"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("logs", nargs="+", help="Helion autotune logs: files, directories, .gz ok")
+        p.add_argument("--kernels", action="append", required=True, metavar="MODULE",
+                       help="importable module defining the logged @helion.kernel functions "
+                            "(repeatable)")
+        p.add_argument("--device", default="cpu", help="device to bind on (default: cpu)")
+        _add_format(p)
+
+    def run(self, args: argparse.Namespace) -> int:
+        from .training.backfill import backfill_facts
+
+        counts = backfill_facts(args.logs, args.kernels, device=args.device)
+        _emit(sorted(counts.items()), args.format, title="backfilled facts")
+        return 0
+
+
 class CollectCommand(Command):
     """Passes everything after ``collect`` to the collector's own parser, untouched: ``main``
     splits it off before parsing (argparse refuses a REMAINDER positional that starts with an
@@ -284,7 +323,7 @@ class CollectCommand(Command):
 
 
 COMMANDS: tuple[type[Command], ...] = (TrainCommand, EvaluateCommand, InspectCommand,
-                                       ExecCommand, CollectCommand)
+                                       ExecCommand, BackfillFactsCommand, CollectCommand)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -52,6 +52,17 @@ def _log2(x: float) -> float:
     return math.log2(x) if x and x > 0 else float("nan")
 
 
+_EXACT = 2**40  # sums of fewer than 2**12 such ints stay exact in float64
+
+
+def _mean(values: Sequence[Any]) -> float:
+    """``float(np.mean(values))``, without numpy's per-call overhead for the usual int lists
+    (exact: a sum of small ints is exact in float64, then one correctly rounded division)."""
+    if all(type(v) is int and -_EXACT < v < _EXACT for v in values):
+        return sum(values) / len(values)
+    return float(np.mean(values))
+
+
 def config_columns(facts: KernelFacts, configs: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
     """Numeric columns describing each config, aligned with ``configs``."""
     n = len(configs)
@@ -98,9 +109,9 @@ def config_columns(facts: KernelFacts, configs: Sequence[dict[str, Any]]) -> dic
         if pid_type != "flat":
             sm_mult[r] = _log2(float(cfg.get("num_sm_multiplier", 1)))
         rs = cfg.get("range_num_stages") or []
-        range_stages[r] = float(np.mean(rs)) if rs else 0.0
+        range_stages[r] = _mean(rs) if rs else 0.0
         ru = cfg.get("range_unroll_factors") or []
-        range_unroll[r] = float(np.mean(ru)) if ru else 0.0
+        range_unroll[r] = _mean(ru) if ru else 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
         for slot in SLOTS:
             if slot == "red" and "red" not in slots:

@@ -49,13 +49,27 @@ class Dataset:
     dropped: dict[str, int]
 
     def rows(self, g: int) -> np.ndarray:
-        return np.flatnonzero(self.row_group == g)
+        """Row indices of group ``g``, ascending (same as ``flatnonzero(row_group == g)``)."""
+        order, starts = self._row_index()
+        return order[starts[g]:starts[g + 1]].copy()
+
+    def _row_index(self) -> tuple[np.ndarray, np.ndarray]:
+        # Rows sorted by group (stable: ascending within a group) and each group's start: O(1)
+        # per rows() call instead of a scan of every row (8,000 groups × 1M rows at scale).
+        # Rebuilt if row_group is replaced; callers never modify it in place.
+        cached = self.__dict__.get("_row_index_cache")
+        if cached is not None and cached[0] is self.row_group:
+            return cached[1], cached[2]
+        order = np.argsort(self.row_group, kind="stable")
+        bounds = np.arange(len(self.groups) + 1)
+        starts = np.searchsorted(self.row_group[order], bounds, side="left")
+        self.__dict__["_row_index_cache"] = (self.row_group, order, starts)
+        return order, starts
 
     def subset(self, group_indices: np.ndarray | list[int]) -> Dataset:
         keep = np.asarray(sorted(group_indices), dtype=int)
-        remap = {int(old): new for new, old in enumerate(keep)}
         mask = np.isin(self.row_group, keep)
-        row_group = np.array([remap[int(g)] for g in self.row_group[mask]], dtype=int)
+        row_group = np.searchsorted(keep, self.row_group[mask]).astype(int)  # old id -> new id
         return Dataset([self.groups[i] for i in keep], self.X[mask], self.y[mask], row_group,
                        self.feature_names, dict(self.dropped))
 

@@ -57,12 +57,18 @@ def folds(ds: Dataset, protocol: str, *, n_splits: int = 5, seed: int = 0) -> li
     return [np.flatnonzero(assignment == f) for f in range(k) if np.any(assignment == f)]
 
 
-def _fit_and_score(ds: Dataset, test: np.ndarray, params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    train_groups = np.setdiff1d(np.arange(len(ds.groups)), test)
-    train = ds.subset(train_groups)
-    model = CostModel(**params).fit(train.X, train.y, train.row_group, feature_names=ds.feature_names)
-    rows = np.flatnonzero(np.isin(ds.row_group, test))
-    return rows, model.score(ds.X[rows])
+def _fit_and_score(X: np.ndarray, y: np.ndarray, row_group: np.ndarray, test: np.ndarray,
+                   params: dict[str, Any], feature_names: tuple[str, ...]
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    # Arrays only (not the Dataset): workers then never unpickle every group's configs and facts,
+    # and joblib memory-maps the big arrays. Same rows, same order, same model as fitting on
+    # ``ds.subset(train_groups)`` (group ids only need to be distinct and ordered).
+    is_test = np.isin(row_group, test)
+    train = ~is_test
+    model = CostModel(**params).fit(X[train], y[train], row_group[train],
+                                    feature_names=feature_names)
+    rows = np.flatnonzero(is_test)
+    return rows, model.score(X[rows])
 
 
 def oof_scores(ds: Dataset, protocol: str, params: dict[str, Any], *, n_jobs: int = 1,
@@ -76,7 +82,8 @@ def oof_scores(ds: Dataset, protocol: str, params: dict[str, Any], *, n_jobs: in
     # Folds fit in parallel processes; XGBoost inside each stays single-threaded.
     inner = {**params, "n_jobs": 1} if n_jobs > 1 else params
     results = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_fit_and_score)(ds, test, inner) for test in fold_list)
+        delayed(_fit_and_score)(ds.X, ds.y, ds.row_group, test, inner, ds.feature_names)
+        for test in fold_list)
     for i, (rows, s) in enumerate(results):
         scores[rows] = s
         if progress is not None:

@@ -80,9 +80,13 @@ def _versions() -> dict[str, str]:
 
 def train_bundle(ds: Dataset, *, backend: str = "triton", params: dict[str, Any] | None = None,
                  within: float = 0.05, wrong_budget: float = 0.05, n_jobs: int = 2,
-                 seed: int = 0, progress: Progress | None = None) -> TrainResult:
+                 seed: int = 0, progress: Progress | None = None,
+                 fit_final: Callable[[dict[str, Any]], CostModel] | None = None) -> TrainResult:
     """Fit the cost model on everything; calibrate confidence and pick the threshold on held-out
-    groups (leave-shape-out CV), so at most ``wrong_budget`` of fired picks miss ``within``."""
+    groups (leave-shape-out CV), so at most ``wrong_budget`` of fired picks miss ``within``.
+
+    ``fit_final(params)``, when given, fits the final model instead of ``CostModel(**params)
+    .fit(ds...)`` (external-memory training: see :mod:`.external_memory`)."""
     if len(ds.groups) < 4:
         raise ValueError(f"training needs at least 4 workloads with 2+ successful configs; got "
                          f"{len(ds.groups)} (dropped: {ds.dropped}). Collect more logs.")
@@ -102,7 +106,10 @@ def train_bundle(ds: Dataset, *, backend: str = "triton", params: dict[str, Any]
                                             np.array([o.hit for o in outcomes]))
     if progress:
         progress("final model", 0, 1)
-    model = CostModel(**params).fit(ds.X, ds.y, ds.row_group, feature_names=ds.feature_names)
+    if fit_final is not None:
+        model = fit_final(params)
+    else:
+        model = CostModel(**params).fit(ds.X, ds.y, ds.row_group, feature_names=ds.feature_names)
     if progress:
         progress("final model", 1, 1)
     seconds = time.perf_counter() - start
