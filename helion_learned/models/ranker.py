@@ -16,6 +16,18 @@ _XGB_OBJECTIVE = {"regression": "reg:squarederror", "pairwise": "rank:pairwise",
                   "ndcg": "rank:ndcg"}
 
 
+def training_arrays(X: np.ndarray, y: np.ndarray, groups: np.ndarray, *,
+                    who: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """float32 X/y and a groups array of matching lengths, or a ValueError naming ``who``."""
+    X = np.asarray(X, dtype=np.float32)
+    y = np.asarray(y, dtype=np.float32)
+    groups = np.asarray(groups)
+    if X.ndim != 2 or len(X) != len(y) or len(y) != len(groups):
+        raise ValueError(f"{who} expects X (n, f), y (n,), groups (n,); got {X.shape}, "
+                         f"{y.shape}, {groups.shape}")
+    return X, y, groups
+
+
 class CostModel:
     """Gradient-boosted config scorer. Use :meth:`score` at runtime, :meth:`fit` offline."""
 
@@ -64,12 +76,7 @@ class CostModel:
         """``groups``: one id per row; rows of a group must be contiguous (we sort to be sure)."""
         import xgboost as xgb
 
-        X = np.asarray(X, dtype=np.float32)
-        y = np.asarray(y, dtype=np.float32)
-        groups = np.asarray(groups)
-        if X.ndim != 2 or len(X) != len(y) or len(y) != len(groups):
-            raise ValueError(f"fit expects X (n, f), y (n,), groups (n,); got {X.shape}, "
-                             f"{y.shape}, {groups.shape}")
+        X, y, groups = training_arrays(X, y, groups, who="fit")
         if len(X) == 0:
             raise ValueError("fit got no rows: is the dataset empty?")
         order = np.argsort(groups, kind="stable")

@@ -45,6 +45,7 @@ import numpy as np
 
 from ..features.vectorize import FeatureExtractor
 from ..models.ranker import CostModel
+from ..models.ranker import training_arrays
 from .dataset import Dataset
 from .dataset import Group
 from .dataset import build_dataset
@@ -73,12 +74,7 @@ def write_shards(chunks: Iterable[Chunk], directory: str | os.PathLike[str]) -> 
     n_rows = n_groups = 0
     n_features = -1
     for X, y, groups in chunks:
-        X = np.asarray(X, dtype=np.float32)
-        y = np.asarray(y, dtype=np.float32)
-        groups = np.asarray(groups)
-        if X.ndim != 2 or len(X) != len(y) or len(y) != len(groups):
-            raise ValueError(f"chunk {len(files)}: expected X (n, f), y (n,), groups (n,); got "
-                             f"{X.shape}, {y.shape}, {groups.shape}")
+        X, y, groups = training_arrays(X, y, groups, who=f"chunk {len(files)}")
         if len(X) == 0:
             continue
         if n_features not in (-1, X.shape[1]):
