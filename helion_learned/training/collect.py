@@ -52,6 +52,11 @@ def collect(out_dir: str | os.PathLike[str], **kwargs: Any) -> dict[str, Any]:
         os.environ["TRITON_INTERPRET"] = "1"
         opts.tiny, opts.autotune_subset = True, 0
     opts.out.mkdir(parents=True, exist_ok=True)
+    from .collect_files import repair_orphans
+
+    repaired = repair_orphans(opts.out)  # rows a killed earlier run left uncommitted
+    if repaired:
+        print(f"[collect] removed uncommitted rows of killed runs: {repaired}", flush=True)
     deadline = start + opts.time_budget_s
     with env(HELION_SKIP_CACHE="1"):  # measure every config: never answer from a cache
         if opts.devices:

@@ -27,10 +27,14 @@ _ROLLBACK_SUFFIXES = (".csv", ".meta.jsonl", ".sources.csv", ".trace.jsonl", ".o
                       ".facts.jsonl")
 
 
-def shard_base(out: Path, shard_index: int) -> Path:
+def _host() -> str:
     # No dots: Helion derives its file names with Path.with_suffix.
     host = "".join(c if c.isalnum() or c in "-_" else "-" for c in socket.gethostname())[:40]
-    return out / f"shard{shard_index}_{host or 'host'}_{os.getpid()}"
+    return host or "host"
+
+
+def shard_base(out: Path, shard_index: int) -> Path:
+    return out / f"shard{shard_index}_{_host()}_{os.getpid()}"
 
 
 def snapshot(base: Path) -> dict[str, int | None]:
@@ -114,3 +118,55 @@ def record_failure(out: Path, item: cp.WorkItem, hardware: str, error: str, shar
     record = {"workload": {**item.to_dict(), "hardware": hardware}, "error": error[-4000:],
               "timestamp": time.time(), "shard": shard, "host": socket.gethostname(), **extra}
     append_record(out / cp.FAILURES_FILE, record)
+
+
+def _pid_alive(base: Path) -> bool:
+    """Whether the process that owns a shard base (``shard<i>_<host>_<pid>``) still runs here."""
+    head, _, pid = base.name.rpartition("_")
+    if not pid.isdigit() or not head.endswith(f"_{_host()}"):
+        return False  # another machine's shard: nobody here is writing it
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, PermissionError, ValueError):
+        return False
+    return True
+
+
+def _run_id_of(line: str, suffix: str) -> str | None:
+    if suffix.endswith(".csv"):
+        return line.split(",", 1)[0] or None
+    try:
+        return str(json.loads(line).get("run_id"))
+    except (json.JSONDecodeError, AttributeError):
+        return None
+
+
+def repair_orphans(out: Path) -> dict[str, int]:
+    """Remove the rows of workloads that never committed (no facts record) from shard files of
+    collectors that are no longer running — what a collector killed mid-workload leaves behind.
+    Without this, resuming would measure that workload again and duplicate its rows."""
+    removed: dict[str, int] = {}
+    for csv_path in sorted(out.glob("shard*.csv")):
+        base = csv_path.with_suffix("")
+        if csv_path.name.endswith(".sources.csv") or _pid_alive(base):
+            continue
+        facts = base.with_suffix(".facts.jsonl")
+        committed = set()
+        if facts.exists():
+            for line in facts.read_text(encoding="utf-8").splitlines():
+                run_id = _run_id_of(line, ".jsonl")
+                if run_id:
+                    committed.add(run_id)
+        for suffix in (".csv", ".meta.jsonl", ".origins.jsonl", ".sources.csv"):
+            path = base.with_suffix(suffix)
+            if not path.exists():
+                continue
+            lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+            keep = [ln for ln in lines
+                    if ln.startswith("run_id,") or _run_id_of(ln, suffix) in committed]
+            if len(keep) != len(lines):
+                tmp = path.with_name(f".{path.name}.repair")
+                tmp.write_text("".join(keep), encoding="utf-8")
+                os.replace(tmp, path)
+                removed[path.name] = len(lines) - len(keep)
+    return removed
