@@ -16,9 +16,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .evaluation import METHODS
-from .render import METHOD_LABELS
-from .render import primary_protocol
-from .render import proto_label
+from .tables import METHOD_LABELS
+from .tables import primary_protocol
+from .tables import proto_label
 
 COLORS = {
     "learned": "#1f77b4", "helion_default": "#ff7f0e", "helion_heuristic": "#2ca02c",
