@@ -16,7 +16,6 @@ from typing import ClassVar
 
 from helion._compiler.autotuner_heuristics.registry import AutotunerHeuristic
 
-from .features.facts import KernelFacts
 from .features.facts import facts_from_env
 from .features.hardware import HardwareFacts
 from .features.hardware import from_device
@@ -191,8 +190,3 @@ def make_heuristic(bundle: ModelBundle, *, target: HardwareFacts | None = None, 
         "_cache": weakref.WeakKeyDictionary(),
     }
     return type(f"Learned_{bundle.backend}_{bundle.name}", (LearnedHeuristicBase,), attrs)
-
-
-def facts_for(env: Any, device_ir: Any) -> KernelFacts:
-    """Public helper: the KernelFacts helion_learned sees for a bound kernel."""
-    return facts_from_env(env, device_ir)

@@ -54,6 +54,26 @@ def _add_format(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("table", "json"), default="table")
 
 
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    """Options shared by `train` and `evaluate` (the model and its confidence gate)."""
+    p.add_argument("--objective", default="regression",
+                   choices=("regression", "pairwise", "ndcg"))
+    p.add_argument("--n-estimators", type=int, default=300)
+    p.add_argument("--max-depth", type=int, default=7)
+    p.add_argument("--learning-rate", type=float, default=0.08)
+    p.add_argument("--within", type=float, default=0.05,
+                   help="a pick is right when within this fraction of the best (0.05 = 5%%)")
+    p.add_argument("--wrong-budget", type=float, default=0.05,
+                   help="max share of fired picks that may be wrong at the chosen threshold")
+    p.add_argument("--jobs", type=int, default=2, help="parallel CV folds")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _model_params(args: argparse.Namespace) -> dict[str, Any]:
+    return {"objective": args.objective, "n_estimators": args.n_estimators,
+            "max_depth": args.max_depth, "learning_rate": args.learning_rate}
+
+
 def _load_dataset(args: argparse.Namespace, update: Any) -> Any:
     from .training.dataset import build_dataset
     from .training.logs import load_logs
@@ -87,17 +107,7 @@ class TrainCommand(Command):
         _add_log_args(p)
         p.add_argument("-o", "--output", required=True, help="bundle directory to write")
         p.add_argument("--backend", default="triton", choices=("triton", "cute"))
-        p.add_argument("--objective", default="regression",
-                       choices=("regression", "pairwise", "ndcg"))
-        p.add_argument("--n-estimators", type=int, default=300)
-        p.add_argument("--max-depth", type=int, default=7)
-        p.add_argument("--learning-rate", type=float, default=0.08)
-        p.add_argument("--within", type=float, default=0.05,
-                       help="a pick is right when within this fraction of the best (0.05 = 5%%)")
-        p.add_argument("--wrong-budget", type=float, default=0.05,
-                       help="max share of fired picks that may be wrong at the chosen threshold")
-        p.add_argument("--jobs", type=int, default=2, help="parallel CV folds")
-        p.add_argument("--seed", type=int, default=0)
+        _add_model_args(p)
         p.add_argument("--external-memory", metavar="DIR",
                        help="out-of-core: read one log base at a time into feature shards under "
                             "DIR and fit the final model with XGBoost's external memory; "
@@ -110,8 +120,7 @@ class TrainCommand(Command):
         from .training.progress import progress_bars
         from .training.train import train_bundle
 
-        params = {"objective": args.objective, "n_estimators": args.n_estimators,
-                  "max_depth": args.max_depth, "learning_rate": args.learning_rate}
+        params = _model_params(args)
         with progress_bars(enabled=not args.quiet) as update:
             if args.external_memory:
                 from .training.external_memory import train_bundle_external
@@ -153,12 +162,7 @@ class EvaluateCommand(Command):
         p.add_argument("-o", "--output", required=True, help="report directory to write")
         p.add_argument("--model", help="bundle to evaluate on these (held-out) logs; "
                                        "without it: grouped cross-validation")
-        p.add_argument("--objective", default="regression",
-                       choices=("regression", "pairwise", "ndcg"))
-        p.add_argument("--within", type=float, default=0.05)
-        p.add_argument("--wrong-budget", type=float, default=0.05)
-        p.add_argument("--jobs", type=int, default=2)
-        p.add_argument("--seed", type=int, default=0)
+        _add_model_args(p)
         p.add_argument("--data-note", default=None,
                        help="sentence printed at the top of the report (e.g. data provenance)")
         p.add_argument("--experiments", type=Path,
@@ -188,7 +192,7 @@ class EvaluateCommand(Command):
                           "params": bundle.model.get_params(), "dataset": {
                               "fingerprint": ds.fingerprint(), "n_groups": len(ds.groups)}}
             else:
-                params = {**CostModel().get_params(), "objective": args.objective,
+                params = {**CostModel().get_params(), **_model_params(args),
                           "random_state": args.seed}
                 start = time.perf_counter()
                 result = evaluate_dataset(ds, params=params, within=args.within,

@@ -19,7 +19,6 @@ import logging
 import os
 from collections.abc import Iterator
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 from typing import ClassVar
 
@@ -194,11 +193,3 @@ def installed(**kwargs: Any) -> Iterator[list[type[AutotunerHeuristic]]]:
         yield install(**kwargs)
     finally:
         uninstall()
-
-
-def bundle_dir_for(backend: str, hw: HardwareFacts) -> Path | None:
-    """The shipped bundle for a backend/device, if there is one."""
-    for path in shipped_bundles(backend):
-        if path.name == f"{hw.device_kind}_{hw.cc_tag}":
-            return path
-    return None

@@ -47,6 +47,7 @@ def backfill_facts(paths: Sequence[str | os.PathLike[str]], modules: Sequence[st
     from ..features.facts import facts_from_env
     from ..features.facts import kernel_source
     from ..features.hardware import from_name
+    from .log_parsing import split_log_path
     from .logs import load_logs
 
     kernels = _kernels(modules)
@@ -77,12 +78,11 @@ def backfill_facts(paths: Sequence[str | os.PathLike[str]], modules: Sequence[st
         if run_id != w.run_id:
             counts["source_or_settings_changed"] += 1
             continue
-        csv_source = next((s for s in w.sources if ".csv" in Path(s.split(":")[0]).name), None)
-        if csv_source is None:
+        splits = [split_log_path(Path(s.split(":")[0])) for s in w.sources]
+        base = next((sp[0] for sp in splits if sp is not None and sp[1] == "csv"), None)
+        if base is None:
             counts["no_csv"] += 1
             continue
-        base = Path(csv_source.split(":")[0])
-        base = base.with_name(base.name.removesuffix(".gz").removesuffix(".csv"))
         record = sidecar.make_record(run_id=run_id, kernel_name=w.kernel_name,
                                      input_shapes=w.input_shapes, dtypes=w.dtypes,
                                      hardware=w.hardware, facts=facts,

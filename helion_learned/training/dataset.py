@@ -87,7 +87,7 @@ class Dataset:
         return h.hexdigest()[:16]
 
 
-def group_from_workload(w: Workload, extractor: FeatureExtractor | None = None,
+def group_from_workload(w: Workload,
                         origins: dict[tuple[str, str], str] | None = None) -> Group | str:
     """A Group, or a short reason string when the workload cannot train anything."""
     if w.facts is None:
@@ -123,7 +123,7 @@ def build_dataset(logset: LogSet, *, extractor: FeatureExtractor | None = None,
     blocks_g: list[np.ndarray] = []
     total = len(logset.workloads)
     for i, w in enumerate(logset.workloads):
-        group = group_from_workload(w, extractor, origins)
+        group = group_from_workload(w, origins)
         if isinstance(group, str):
             dropped[group] = dropped.get(group, 0) + 1
         else:

@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from collections.abc import Iterator
 from pathlib import Path
 
+from .log_parsing import split_log_path
+
 ORIGINS_SUFFIX = ".origins.jsonl"
 
 
@@ -27,12 +29,9 @@ def origins_path(log_base: str | os.PathLike[str]) -> Path:
     return Path(log_base).with_suffix(ORIGINS_SUFFIX)  # Helion's own derivation, see sidecar.py
 
 
-def _base_of(path: Path) -> Path:
-    name = path.name
-    for suffix in (".gz", ".csv", ".meta.jsonl", ".facts.jsonl", ORIGINS_SUFFIX):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-    return path.with_name(name)
+def _base_of(path: Path) -> Path | None:
+    split = split_log_path(path)  # the log reader's own rule, so both agree on what a base is
+    return split[0] if split is not None else None
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict]]:
@@ -62,7 +61,7 @@ def load_origins(files: Iterable[str | os.PathLike[str]]) -> dict[tuple[str, str
         if value not in tags.setdefault(key, []):
             tags[key].append(value)
 
-    for base in sorted({_base_of(Path(f)) for f in files}):
+    for base in sorted({b for f in files if (b := _base_of(Path(f))) is not None}):
         for path in _existing(origins_path(base)):
             for lineno, rec in _records(path):
                 try:
