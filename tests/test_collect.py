@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from pathlib import Path
 
@@ -173,3 +174,49 @@ def test_workload_cut_by_deadline_leaves_nothing(tmp_path: Path,
     for suffix in (".csv", ".meta.jsonl", ".facts.jsonl", ".origins.jsonl", ".trace.jsonl"):
         assert not list(tmp_path.glob(f"*{suffix}")), suffix
     assert cp.read_done([tmp_path]) == set()
+
+
+def _hold_turn(lock: str, log: str, n: int) -> None:  # child of the lock test below
+    import os
+    import time
+
+    from helion_learned.training import collect_gpu_lock as gl
+
+    os.environ[gl.LOCK_ENV] = lock
+    for _ in range(n):
+        with gl.gpu_turn():
+            t0 = time.time()
+            time.sleep(0.02)
+            with open(log, "a") as f:
+                f.write(f"{t0} {time.time()}\n")
+
+
+def test_gpu_turns_of_processes_never_overlap(tmp_path: Path) -> None:
+    import multiprocessing as mp
+
+    lock, log = str(tmp_path / "gpu0.lock"), str(tmp_path / "turns.txt")
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_hold_turn, args=(lock, log, 10)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    spans = sorted(tuple(map(float, line.split())) for line in Path(log).read_text().splitlines())
+    assert len(spans) == 30
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(spans))
+
+
+def test_procs_per_device_share_one_gpu_and_take_turns(tmp_path: Path) -> None:
+    # Two children on one "device" (CPU interpreter): both measure, every timing took the lock.
+    summary = collect(tmp_path, families=["silu_fp16", "add_fp32"], cpu_interpret=True,
+                      devices=[0], procs_per_device=2, n_random=2, n_grid=2, control_every=1)
+    assert summary["procs_per_device"] == 2 and summary["done"] == 3
+    facts = _jsonl(sorted(tmp_path.glob("*.facts.jsonl")))
+    assert len({f["workload"]["shard"] for f in facts}) == 2
+    for f in facts:
+        w = f["workload"]
+        assert w["gpu_shared"] is True
+        assert w["gpu_lock_turns"] >= w["n_configs"]  # one turn per timed config, plus inputs
+    control = _jsonl([tmp_path / cp.CONTROL_FILE])
+    assert control and all(c["gpu_shared"] for c in control)

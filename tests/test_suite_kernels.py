@@ -47,6 +47,8 @@ def test_suite_size_and_shapes() -> None:
     for sk in SUITE.values():
         assert len(set(sk.shapes)) == len(sk.shapes) >= 10, sk.family
         assert 1 <= len(sk.tiny_shapes) <= 2, sk.family
+        # Online validation needs sizes the collected data never saw.
+        assert len(sk.online_shapes) >= 2 and not set(sk.online_shapes) & set(sk.shapes), sk.family
         assert sk.kernel.settings.static_shapes and not sk.kernel.configs, sk.family
 
 
@@ -61,7 +63,7 @@ def test_args_are_random_and_nonzero() -> None:
 def test_gpu_shapes_fit_memory(family: str) -> None:
     # Meta tensors: sizes without allocating. Inputs + one output-sized buffer stay under ~2 GB.
     sk = SUITE[family]
-    for shape in sk.shapes:
+    for shape in (*sk.shapes, *sk.online_shapes):
         args = sk.make_args(shape, sk.dtype, "meta")
         tensors = [a for a in args if isinstance(a, torch.Tensor)]
         total = sum(t.numel() * t.element_size() for t in tensors)

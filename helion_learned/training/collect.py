@@ -12,9 +12,10 @@ HardwareFacts and a ``workload`` section) and ``<base>.origins.jsonl``. A determ
 also gets a real Helion autotune (quick effort) under the same log base. Output bases are
 ``<out>/shard<i>_<host>_<pid>``: concurrent writers never share a file.
 
-``--devices`` runs one child process per GPU (``CUDA_VISIBLE_DEVICES`` set per child) under a
-watchdog: a child that hangs or dies (a fatal CUDA error poisons its context) is restarted and its
-workload recorded in ``failures.jsonl``. Resumable: done and failed workloads are skipped; a
+``--devices`` runs one child process per GPU (``CUDA_VISIBLE_DEVICES`` set per child; with
+``--procs-per-device K`` K of them per GPU, their timings serialized by a lock) under a watchdog:
+a child that hangs or dies (a fatal CUDA error poisons its context) is restarted and its workload
+recorded in ``failures.jsonl``. Resumable: done and failed workloads are skipped; a
 workload that fails or is cut by the deadline leaves no rows behind and is collected again later.
 
 Modules: this one (command line, :func:`collect`), :mod:`.collect_options` (options, constants),
@@ -108,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precompile-jobs", type=int, help="parallel compile jobs per GPU")
     p.add_argument("--benchmark-subprocess", action="store_true",
                    help="benchmark in Helion's isolated worker (slower, survives crashes)")
+    p.add_argument("--procs-per-device", type=int, default=1,
+                   help="with --devices: processes per GPU (default 1). Helion's code generation "
+                        "is serial CPU work, so 3-4 per GPU overlap it while a per-GPU lock keeps "
+                        "their timings from overlapping")
     p.add_argument("--workload-timeout-s", type=float, default=300.0,
                    help="with --devices: restart a child stuck this long on one workload")
     # Internal: a child process of --devices.
@@ -132,6 +137,7 @@ def options_from_args(ns: argparse.Namespace) -> Options:
         target=ns.target, resume_from=list(ns.resume_from), retry_failed=ns.retry_failed,
         seed=ns.seed, precompile=ns.precompile, precompile_jobs=ns.precompile_jobs,
         benchmark_subprocess=ns.benchmark_subprocess, workload_timeout_s=ns.workload_timeout_s,
+        procs_per_device=ns.procs_per_device,
     )
 
 

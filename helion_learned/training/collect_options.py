@@ -52,6 +52,7 @@ class Options:
     precompile_jobs: int | None = None
     benchmark_subprocess: bool = False  # in-process is faster; the --devices watchdog covers hangs
     workload_timeout_s: float = 300.0
+    procs_per_device: int = 1  # >1: that many children per GPU, timings serialized by a lock
 
 
 @contextlib.contextmanager

@@ -1,5 +1,7 @@
-"""``--devices``: one child process per GPU (``CUDA_VISIBLE_DEVICES`` set per child), under a
-watchdog in the parent.
+"""``--devices``: child processes per GPU (``CUDA_VISIBLE_DEVICES`` set per child), under a
+watchdog in the parent. ``--procs-per-device K`` > 1 runs K children per GPU that share a lock
+file, so their CPU-bound code generation overlaps while their timings never do
+(:mod:`.collect_gpu_lock`).
 
 A child that dies (a fatal CUDA error poisons its context) or hangs on one workload is killed if
 needed and restarted; that workload is recorded in ``failures.jsonl`` (with the config it was
@@ -27,6 +29,7 @@ from typing import Any
 
 from . import collect_files as files
 from . import collect_plan as cp
+from .collect_gpu_lock import LOCK_ENV
 from .collect_options import GRACE_S
 from .collect_options import RESTART_EXIT_CODE
 from .collect_options import Options
@@ -64,9 +67,11 @@ def run_children(opts: Options, deadline: float) -> dict[str, Any]:
     if len(set(names)) > 1:
         print(f"[collect] WARNING: mixed GPUs {names}; resume uses {names[0]!r}", file=sys.stderr)
     items, skipped = plan_items(opts, names[0])
-    shards = cp.shard(items, len(devices))
+    per_device = max(1, opts.procs_per_device)
+    n_children = len(devices) * per_device
+    shards = cp.shard(items, n_children)
     state = Path(tempfile.mkdtemp(prefix="helion_learned_collect_"))
-    jobs = opts.precompile_jobs or max(2, (os.cpu_count() or 2) // len(devices))
+    jobs = opts.precompile_jobs or max(2, (os.cpu_count() or 2) // n_children)
     base_args = child_args(opts, jobs)
     # --devices indexes the GPUs this process sees: map through an inherited CUDA_VISIBLE_DEVICES.
     visible = [d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
@@ -75,15 +80,19 @@ def run_children(opts: Options, deadline: float) -> dict[str, Any]:
     def spawn(i: int) -> subprocess.Popen[bytes]:
         plan_file = state / f"shard{i}.plan.json"
         cp.save_items(plan_file, shards[i])
+        gpu = physical[i % len(devices)]  # child i -> GPU i mod n: neighbours differ in GPU
         cmd = [sys.executable, "-m", "helion_learned.training.collect", *base_args,
                "--_worker-plan", str(plan_file), "--_shard-index", str(i),
                "--_deadline", str(deadline), "--_state-dir", str(state)]
-        child_env = {**os.environ, "CUDA_VISIBLE_DEVICES": physical[i], "PYTHONUNBUFFERED": "1",
+        child_env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu, "PYTHONUNBUFFERED": "1",
                      "PYTHONPATH": os.pathsep.join(filter(None, [_package_root(),
                                                                  os.environ.get("PYTHONPATH")]))}
+        child_env.pop(LOCK_ENV, None)
+        if per_device > 1:
+            child_env[LOCK_ENV] = str(state / f"gpu{gpu}.lock")
         return subprocess.Popen(cmd, env=child_env, start_new_session=True)  # own group: killable
 
-    procs = {i: spawn(i) for i in range(len(devices)) if shards[i]}
+    procs = {i: spawn(i) for i in range(n_children) if shards[i]}
     restarts: Counter[int] = Counter()
     try:
         _watch(opts, deadline, state, procs, spawn, restarts)
@@ -93,7 +102,8 @@ def run_children(opts: Options, deadline: float) -> dict[str, Any]:
             _read_marker(state, i, rollback=True)
     summaries = [json.loads(p.read_text()) for p in sorted(state.glob("shard*.summary.*.json"))]
     shutil.rmtree(state, ignore_errors=True)
-    return {"devices": devices, "hardware": names, "planned": len(items), "skipped_done": skipped,
+    return {"devices": devices, "procs_per_device": per_device, "hardware": names,
+            "planned": len(items), "skipped_done": skipped,
             "done": sum(s["done"] for s in summaries), "failed": sum(s["failed"] for s in summaries),
             "discarded": sum(len(s.get("discarded", [])) for s in summaries),
             "run_id_mismatches": sum(s["run_id_mismatches"] for s in summaries),

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import collect_files as files
+from . import collect_gpu_lock as gpu_lock
 from . import collect_plan as cp
 from .collect_configs import config_list
 from .collect_measure import finite_search
@@ -75,6 +76,7 @@ class Worker:
         self.min_estimate = MIN_ESTIMATE_S["cpu" if self.cpu else "gpu"]
         self.control_fn: Any = None
         self.log_prefix = f"[collect shard{shard_index}]"
+        self.gpu_shared = gpu_lock.install()  # several processes on this GPU: take turns timing
 
     def _hardware_facts(self) -> Any:
         from ..features.hardware import from_device
@@ -192,7 +194,11 @@ class Worker:
 
         torch.manual_seed(seed)
         dtype = getattr(torch, item.dtype.removeprefix("torch."))
-        return sk.make_args(item.shape, dtype, self.device)
+        with gpu_lock.gpu_turn():  # filling GBs of inputs must not overlap another's timing
+            args = sk.make_args(item.shape, dtype, self.device)
+            if not self.cpu:
+                torch.cuda.synchronize()
+        return args
 
     def _collect_one(self, item: cp.WorkItem, sizes: dict[str, int | None]
                      ) -> dict[str, Any] | None:
@@ -204,6 +210,7 @@ class Worker:
 
         sk = SUITE[item.family]
         self._inject_fault(item)
+        gpu_lock.take_stats()  # reset: the record gets this workload's lock waits only
         seed = item.seed(self.opts.seed)
         args = self._args(sk, item, seed)
         kernel = self._kernel(sk, seed, log=True)
@@ -254,7 +261,7 @@ class Worker:
             "host": socket.gethostname(), "shard": self.shard, "seed": seed,
             "collector_version": COLLECTOR_VERSION, "timestamp": time.time(),
             "n_configs": len(configs), **stats, "finite": finite, "autotune": autotune,
-            "run_id_ok": run_id_ok,
+            "run_id_ok": run_id_ok, "gpu_shared": self.gpu_shared, **gpu_lock.take_stats(),
         }
         record["workload"] = info
         sidecar.append_record(sidecar.sidecar_path(self.base), record)  # last: commits it
@@ -286,7 +293,7 @@ class Worker:
             "timestamp": time.time(), "perf_ms": ms, "family": family, "shape": list(shape),
             "config_id": config_id, "hardware": self.hardware, "device": self.device,
             "shard": self.shard, "host": socket.gethostname(), "pid": os.getpid(),
-            "workloads_done": n_done,
+            "workloads_done": n_done, "gpu_shared": self.gpu_shared,
         })
 
     def _control_measure(self) -> tuple[float, str, str, tuple[int, ...]]:
@@ -312,5 +319,7 @@ class Worker:
             self.control_fn = (fn, args, canonical_config_id(config))
         fn, args, config_id = self.control_fn
         bench = benchmarking.do_bench_generic if self.cpu else benchmarking.do_bench
-        ms = bench(lambda: fn(*args), warmup=1, rep=50, return_mode="median")
+        fn(*args)  # compile outside the lock: Triton's JIT must not hold the GPU's turn
+        with gpu_lock.gpu_turn():
+            ms = bench(lambda: fn(*args), warmup=1, rep=50, return_mode="median")
         return float(ms), config_id, family, shape
