@@ -220,3 +220,36 @@ def test_procs_per_device_share_one_gpu_and_take_turns(tmp_path: Path) -> None:
         assert w["gpu_lock_turns"] >= w["n_configs"]  # one turn per timed config, plus inputs
     control = _jsonl([tmp_path / cp.CONTROL_FILE])
     assert control and all(c["gpu_shared"] for c in control)
+
+
+def test_kill_reaches_children_in_their_own_sessions(tmp_path: Path) -> None:
+    # A grandchild in a session of its own (as Helion's precompile children can be) survives
+    # killpg of its parent's group; the watchdog's kill must reach it too.
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from helion_learned.training.collect_shards import _kill
+
+    pid_file = tmp_path / "grandchild.pid"
+    code = ("import subprocess, sys, time\n"
+            "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'],"
+            " start_new_session=True)\n"
+            f"open({str(pid_file)!r}, 'w').write(str(p.pid))\n"
+            "time.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    for _ in range(200):
+        if pid_file.exists() and pid_file.read_text():
+            break
+        time.sleep(0.05)
+    grandchild = int(pid_file.read_text())
+    _kill(proc)
+    for _ in range(100):  # reaped by init once killed; /proc entry goes away
+        state = Path(f"/proc/{grandchild}/stat")
+        if not state.exists() or state.read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(grandchild, 9)
+        raise AssertionError("grandchild in its own session survived _kill")

@@ -111,9 +111,30 @@ def run_children(opts: Options, deadline: float) -> dict[str, Any]:
             "shards": summaries, "fatal": False}
 
 
+def _descendants(pid: int) -> list[int]:
+    """All live descendants of ``pid`` (Linux /proc; empty elsewhere). Helion's precompile
+    children can sit in sessions of their own, out of reach of ``killpg``: an orphaned one kept
+    a collector call's output pipe open for minutes on the H100 machine."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
 def _kill(proc: subprocess.Popen[bytes]) -> None:
+    tree = _descendants(proc.pid)  # before the kill: orphans get re-parented and vanish from it
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
+    for pid in tree:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
     proc.wait()
 
 
