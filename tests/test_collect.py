@@ -230,7 +230,7 @@ def test_kill_reaches_children_in_their_own_sessions(tmp_path: Path) -> None:
     import sys
     import time
 
-    from helion_learned.training.collect_shards import _kill
+    from helion_learned.training.collect_shards import kill_tree
 
     pid_file = tmp_path / "grandchild.pid"
     code = ("import subprocess, sys, time\n"
@@ -244,7 +244,7 @@ def test_kill_reaches_children_in_their_own_sessions(tmp_path: Path) -> None:
             break
         time.sleep(0.05)
     grandchild = int(pid_file.read_text())
-    _kill(proc)
+    kill_tree(proc)
     for _ in range(100):  # reaped by init once killed; /proc entry goes away
         state = Path(f"/proc/{grandchild}/stat")
         if not state.exists() or state.read_text().rsplit(")", 1)[1].split()[0] == "Z":
@@ -252,4 +252,4 @@ def test_kill_reaches_children_in_their_own_sessions(tmp_path: Path) -> None:
         time.sleep(0.05)
     else:
         os.kill(grandchild, 9)
-        raise AssertionError("grandchild in its own session survived _kill")
+        raise AssertionError("grandchild in its own session survived kill_tree")

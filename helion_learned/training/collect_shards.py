@@ -98,7 +98,7 @@ def run_children(opts: Options, deadline: float) -> dict[str, Any]:
         _watch(opts, deadline, state, procs, spawn, restarts)
     finally:
         for i, proc in procs.items():  # only on an exception (e.g. Ctrl-C) are any left
-            _kill(proc)
+            kill_tree(proc)
             _read_marker(state, i, rollback=True)
     summaries = [json.loads(p.read_text()) for p in sorted(state.glob("shard*.summary.*.json"))]
     shutil.rmtree(state, ignore_errors=True)
@@ -128,7 +128,7 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
+def kill_tree(proc: subprocess.Popen[bytes]) -> None:
     tree = _descendants(proc.pid)  # before the kill: orphans get re-parented and vanish from it
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
@@ -163,7 +163,7 @@ def _watch(opts: Options, deadline: float, state: Path, procs: dict[int, Any],
             rc = proc.poll()
             if rc is None:
                 if time.time() > deadline + GRACE_S:
-                    _kill(proc)  # past the budget: the running workload is simply redone later
+                    kill_tree(proc)  # past the budget: the running workload is simply redone later
                     _read_marker(state, i, rollback=True)
                     print(f"[collect] shard{i} still running {GRACE_S:.0f}s after the deadline: "
                           f"killed", flush=True)
@@ -174,7 +174,7 @@ def _watch(opts: Options, deadline: float, state: Path, procs: dict[int, Any],
                     opts.autotune_budget_s if current and current["item"]["autotune"] else 0)
                 if not (current and time.time() - current["start"] > limit):
                     continue
-                _kill(proc)
+                kill_tree(proc)
                 rc = -9
                 reason = f"watchdog: no progress for {limit:.0f}s"
             else:
