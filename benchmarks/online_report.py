@@ -114,6 +114,21 @@ def search_part(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _rel(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it (reports are committed)."""
+    try:
+        return str(path.resolve().relative_to(DEFAULT_OVERHEAD.parents[2]))
+    except ValueError:
+        return str(path)
+
+
+def _distinct(values: list[Any]) -> list[Any]:
+    seen: dict[str, Any] = {}
+    for v in values:
+        seen.setdefault(json.dumps(v, sort_keys=True), v)
+    return [seen[k] for k in sorted(seen)]
+
+
 def overhead_part(rows: list[dict[str, Any]], fallback: Path) -> dict[str, Any]:
     gpu = [r for r in rows if r["status"] == "ok" and r.get("mode") == "gpu"]
     if gpu:
@@ -122,7 +137,8 @@ def overhead_part(rows: list[dict[str, Any]], fallback: Path) -> dict[str, Any]:
         device = gpu[-1]["device"]
     elif fallback.exists():
         o = json.loads(fallback.read_text())
-        src, device = f"{fallback} (no GPU overhead run in the inputs)", o.get("device", "?")
+        src, device = (f"{_rel(fallback)} (no GPU overhead run in the inputs)",
+                       o.get("device", "?"))
     else:
         return {"bind_time_ratio": None, "p99_ms": None, "source": "none found", "device": None}
     return {"bind_time_ratio": o.get("bind_time_ratio"), "p99_ms": o.get("prediction_ms_p99"),
@@ -246,8 +262,11 @@ def main(argv: list[str] | None = None) -> int:
         "overhead": overhead_part(by_kind["overhead"], args.overhead_file),
         "inputs": [str(d) for d in args.results],
         "modes": sorted({str(r.get("mode")) for r in rows}),
-        "bundles": sorted({json.dumps(r.get("bundle"), sort_keys=True) for r in rows}),
-        "versions": sorted({json.dumps(r.get("versions"), sort_keys=True) for r in rows}),
+        # One entry per distinct model/software seen in the inputs (the machine's own paths
+        # dropped: they mean nothing here).
+        "bundles": _distinct([{k: v for k, v in (r.get("bundle") or {}).items() if k != "path"}
+                              for r in rows]),
+        "versions": _distinct([r.get("versions") for r in rows]),
     }
     summary["targets"] = targets(summary)
     if args.transfer:
