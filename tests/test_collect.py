@@ -253,3 +253,23 @@ def test_kill_reaches_children_in_their_own_sessions(tmp_path: Path) -> None:
     else:
         os.kill(grandchild, 9)
         raise AssertionError("grandchild in its own session survived kill_tree")
+
+
+def test_backend_is_part_of_the_workload_key(tmp_path: Path) -> None:
+    # A cute workload never counts as done because the triton one is (and old keys still match).
+    assert cp.workload_key("a", (2,), "torch.float16", "H") == json.dumps(
+        ["a", [2], "torch.float16", "H"])
+    triton = cp.WorkItem("a", (2,), "torch.float16")
+    cute = cp.WorkItem("a", (2,), "torch.float16", backend="cute")
+    assert triton.key("H") != cute.key("H")
+    assert cp.WorkItem.from_dict(cute.to_dict()) == cute
+    assert cp.WorkItem.from_dict({"family": "a", "shape": [2], "dtype": "torch.float16"}) == triton
+    (tmp_path / "x.facts.jsonl").write_text(json.dumps({"workload": {**triton.to_dict(),
+                                                                     "hardware": "H"}}) + "\n")
+    done = cp.read_done([tmp_path])
+    items, skipped = cp.plan([("a", (2,))], dtype_of=lambda f: "torch.float16", hardware="H",
+                             done=done, max_workloads=None, autotune_subset=0, backend="cute")
+    assert skipped == 0 and [it.backend for it in items] == ["cute"]
+    items, skipped = cp.plan([("a", (2,))], dtype_of=lambda f: "torch.float16", hardware="H",
+                             done=done, max_workloads=None, autotune_subset=0)
+    assert skipped == 1 and not items

@@ -109,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precompile-jobs", type=int, help="parallel compile jobs per GPU")
     p.add_argument("--benchmark-subprocess", action="store_true",
                    help="benchmark in Helion's isolated worker (slower, survives crashes)")
+    p.add_argument("--backend", choices=("triton", "cute"), default="triton",
+                   help="Helion backend to compile with (cute needs nvidia-cutlass-dsl 4.7.0)")
     p.add_argument("--procs-per-device", type=int, default=1,
                    help="with --devices: processes per GPU (default 1). Helion's code generation "
                         "is serial CPU work, so 3-4 per GPU overlap it while a per-GPU lock keeps "
@@ -137,7 +139,7 @@ def options_from_args(ns: argparse.Namespace) -> Options:
         target=ns.target, resume_from=list(ns.resume_from), retry_failed=ns.retry_failed,
         seed=ns.seed, precompile=ns.precompile, precompile_jobs=ns.precompile_jobs,
         benchmark_subprocess=ns.benchmark_subprocess, workload_timeout_s=ns.workload_timeout_s,
-        procs_per_device=ns.procs_per_device,
+        procs_per_device=ns.procs_per_device, backend=ns.backend,
     )
 
 

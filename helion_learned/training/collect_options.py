@@ -52,6 +52,7 @@ class Options:
     precompile_jobs: int | None = None
     benchmark_subprocess: bool = False  # in-process is faster; the --devices watchdog covers hangs
     workload_timeout_s: float = 300.0
+    backend: str = "triton"  # Helion backend: triton | cute (cute needs nvidia-cutlass-dsl)
     procs_per_device: int = 1  # >1: that many children per GPU, timings serialized by a lock
 
 
@@ -100,4 +101,4 @@ def plan_items(opts: Options, hardware: str) -> tuple[list[cp.WorkItem], int]:
 
     return cp.plan(pairs, dtype_of=dtype_of, hardware=hardware, done=read_done(opts),
                    max_workloads=opts.max_workloads, autotune_subset=opts.autotune_subset,
-                   seed=opts.seed)
+                   seed=opts.seed, backend=opts.backend)

@@ -31,9 +31,10 @@ class WorkItem:
     shape: tuple[int, ...]
     dtype: str  # str(torch.dtype) the workload runs with, e.g. "torch.bfloat16"
     autotune: bool = False  # also run a real Helion autotune (quick effort) on it
+    backend: str = "triton"  # Helion backend the kernel is compiled with
 
     def key(self, hardware: str) -> str:
-        return workload_key(self.family, self.shape, self.dtype, hardware)
+        return workload_key(self.family, self.shape, self.dtype, hardware, self.backend)
 
     def seed(self, base_seed: int) -> int:
         """Per-workload seed: stable across runs and machines, different per workload."""
@@ -42,16 +43,19 @@ class WorkItem:
 
     def to_dict(self) -> dict[str, Any]:
         return {"family": self.family, "shape": list(self.shape), "dtype": self.dtype,
-                "autotune": self.autotune}
+                "autotune": self.autotune, "backend": self.backend}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> WorkItem:
         return cls(str(d["family"]), tuple(int(s) for s in d["shape"]), str(d["dtype"]),
-                   bool(d.get("autotune", False)))
+                   bool(d.get("autotune", False)), str(d.get("backend", "triton")))
 
 
-def workload_key(family: str, shape: Iterable[int], dtype: str, hardware: str) -> str:
-    return json.dumps([family, [int(s) for s in shape], dtype, hardware])
+def workload_key(family: str, shape: Iterable[int], dtype: str, hardware: str,
+                 backend: str = "triton") -> str:
+    key = [family, [int(s) for s in shape], dtype, hardware]
+    # triton keys keep their original form: records written before backends existed resume.
+    return json.dumps(key if backend == "triton" else [*key, backend])
 
 
 # -- resume -------------------------------------------------------------------------------------
@@ -95,7 +99,8 @@ def read_done(folders: Iterable[str | Path], *, include_failures: bool = True) -
                 if not is_failure and (w.get("finite") or {}).get("truncated"):
                     continue  # an older collector kept a deadline-cut search: not done
                 try:
-                    done.add(workload_key(w["family"], w["shape"], w["dtype"], w["hardware"]))
+                    done.add(workload_key(w["family"], w["shape"], w["dtype"], w["hardware"],
+                                          str(w.get("backend", "triton"))))
                 except (KeyError, TypeError, ValueError):
                     continue
     return done
@@ -136,12 +141,12 @@ def interleave(pairs: list[tuple[str, tuple[int, ...]]], seed: int) -> list[tupl
 
 def plan(pairs: list[tuple[str, tuple[int, ...]]], *, dtype_of: Callable[[str], str],
          hardware: str, done: set[str], max_workloads: int | None, autotune_subset: int,
-         seed: int = 0) -> tuple[list[WorkItem], int]:
+         seed: int = 0, backend: str = "triton") -> tuple[list[WorkItem], int]:
     """Pending work items in collection order, and how many were skipped as already done."""
     items: list[WorkItem] = []
     skipped = 0
     for family, shape in interleave(pairs, seed):
-        item = WorkItem(family, tuple(shape), dtype_of(family))
+        item = WorkItem(family, tuple(shape), dtype_of(family), backend=backend)
         if item.key(hardware) in done:
             skipped += 1
             continue

@@ -44,7 +44,7 @@ def child_args(opts: Options, jobs: int) -> list[str]:
             "--autotune-budget-s", str(opts.autotune_budget_s),
             "--control-every", str(opts.control_every), "--target", opts.target,
             "--seed", str(opts.seed), "--precompile", opts.precompile,
-            "--precompile-jobs", str(jobs)]
+            "--precompile-jobs", str(jobs), "--backend", opts.backend]
     if opts.benchmark_subprocess:
         args.append("--benchmark-subprocess")
     if opts.cpu_interpret:

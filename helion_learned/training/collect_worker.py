@@ -181,6 +181,8 @@ class Worker:
         )
         if self.opts.precompile_jobs:
             settings["autotune_precompile_jobs"] = self.opts.precompile_jobs
+        if self.opts.backend != "triton":
+            settings["backend"] = self.opts.backend
         if self.cpu:  # interpreter: precompile children and the benchmark worker both fail
             settings.update(autotune_precompile=None, autotune_benchmark_subprocess=False)
         if self.overrides:
@@ -250,8 +252,12 @@ class Worker:
         if not run_id_ok:
             print(f"{self.log_prefix} WARNING: run_id MISMATCH for {item.family} {item.shape}: "
                   f"ours {run_id[:12]} helion {str(helion_run_id)[:12]} csv "
-                  f"{sorted(i[:12] for i in csv_ids)}; the facts will not join the CSV rows",
+                  f"{sorted(i[:12] for i in csv_ids)}; the facts use Helion's",
                   file=sys.stderr, flush=True)
+            # Helion's id is what its CSV rows carry (cute adds a structural-policy part to it
+            # that a bind-time computation cannot see): join on that one.
+            if helion_run_id and (helion_run_id in csv_ids or not csv_ids):
+                run_id = helion_run_id
         files.write_origins(self.base, run_id, origins)
         record = sidecar.make_record(run_id=run_id, kernel_name=kernel.name, input_shapes=shapes,
                                      dtypes=dtypes, hardware=self.hardware, facts=facts,
