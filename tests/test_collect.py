@@ -273,3 +273,40 @@ def test_backend_is_part_of_the_workload_key(tmp_path: Path) -> None:
     items, skipped = cp.plan([("a", (2,))], dtype_of=lambda f: "torch.float16", hardware="H",
                              done=done, max_workloads=None, autotune_subset=0)
     assert skipped == 1 and not items
+
+
+def test_ingest_round_adds_a_round_and_drops_uncommitted_rows(collected: tuple[Path, dict],
+                                                              tmp_path: Path) -> None:
+    import importlib.util
+    import shutil
+    import sys
+    import tarfile
+
+    from helion_learned.training.logs import load_logs
+
+    out, _ = collected
+    round_dir = tmp_path / "round"
+    shutil.copytree(out, round_dir)
+    csv_path = sorted(round_dir.glob("shard*.csv"))[0]
+    rows_before = len(_csv_rows(round_dir))
+    with open(csv_path, "a") as f:  # a workload killed mid-way: rows, no facts record
+        f.write("deadbeef,1.00,abc,0,ok,0.5,0.1,\"Config(block_sizes=[8])\"\n")
+    archive = tmp_path / "collect.tgz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(round_dir, arcname=".")
+    dest = tmp_path / "data"
+    dest.mkdir()
+    spec = importlib.util.spec_from_file_location(
+        "ingest_round", Path(__file__).resolve().parents[1] / "scripts" / "ingest_round.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["ingest_round"] = mod
+    spec.loader.exec_module(mod)
+    summary = mod.ingest(archive, dest, 7, [])
+    facts = _jsonl(sorted(out.glob("*.facts.jsonl")))
+    assert summary["workloads"] == len(facts) and summary["orphan_rows_removed"] == 1
+    assert summary["csv_rows"] == rows_before
+    logset = load_logs([dest])
+    assert {w.run_id for w in logset.workloads} == {f["run_id"] for f in facts}
+    assert (dest / "control.jsonl.gz").exists()
+    with pytest.raises(SystemExit, match="already has"):  # a second ingest writes nothing
+        mod.ingest(archive, dest, 8, [])

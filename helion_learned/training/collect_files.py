@@ -141,14 +141,15 @@ def _run_id_of(line: str, suffix: str) -> str | None:
         return None
 
 
-def repair_orphans(out: Path) -> dict[str, int]:
+def repair_orphans(out: Path, *, check_pid: bool = True) -> dict[str, int]:
     """Remove the rows of workloads that never committed (no facts record) from shard files of
     collectors that are no longer running — what a collector killed mid-workload leaves behind.
-    Without this, resuming would measure that workload again and duplicate its rows."""
+    Without this, resuming would measure that workload again and duplicate its rows.
+    ``check_pid=False``: files copied from another machine, whose writers are all gone."""
     removed: dict[str, int] = {}
     for csv_path in sorted(out.glob("shard*.csv")):
         base = csv_path.with_suffix("")
-        if csv_path.name.endswith(".sources.csv") or _pid_alive(base):
+        if csv_path.name.endswith(".sources.csv") or (check_pid and _pid_alive(base)):
             continue
         facts = base.with_suffix(".facts.jsonl")
         committed = set()
