@@ -56,11 +56,16 @@ def _add_format(p: argparse.ArgumentParser) -> None:
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     """Options shared by `train` and `evaluate` (the model and its confidence gate)."""
-    p.add_argument("--objective", default="regression",
+    from .models.ranker import CostModel
+
+    defaults = CostModel().get_params()  # one place for the defaults: the model's own
+    p.add_argument("--objective", default=defaults["objective"],
                    choices=("regression", "pairwise", "ndcg"))
-    p.add_argument("--n-estimators", type=int, default=300)
-    p.add_argument("--max-depth", type=int, default=7)
-    p.add_argument("--learning-rate", type=float, default=0.08)
+    for name, kind in (("n_estimators", int), ("max_depth", int), ("learning_rate", float),
+                       ("subsample", float), ("colsample_bytree", float),
+                       ("min_child_weight", float)):
+        p.add_argument("--" + name.replace("_", "-"), type=kind, default=defaults[name],
+                       help=f"XGBoost {name} (default {defaults[name]})")
     p.add_argument("--within", type=float, default=0.05,
                    help="a pick is right when within this fraction of the best (0.05 = 5%%)")
     p.add_argument("--wrong-budget", type=float, default=0.05,
@@ -70,8 +75,9 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def _model_params(args: argparse.Namespace) -> dict[str, Any]:
-    return {"objective": args.objective, "n_estimators": args.n_estimators,
-            "max_depth": args.max_depth, "learning_rate": args.learning_rate}
+    return {k: getattr(args, k) for k in ("objective", "n_estimators", "max_depth",
+                                          "learning_rate", "subsample", "colsample_bytree",
+                                          "min_child_weight")}
 
 
 def _load_dataset(args: argparse.Namespace, update: Any) -> Any:
