@@ -4,8 +4,10 @@ and the prediction latency inside the heuristic (p50/p99).
     python benchmarks/bind_overhead.py --model build/triton_sm90 --target sm90 [--repeats 3]
 
 Runs on CPU (kernels bind on CPU; the target names the GPU to predict for) or on a GPU. Binding
-happens once per (kernel, shape): each measurement resets the kernel so it binds afresh. The
-threshold is forced to 0 so every bind runs the full prediction path (worst case for overhead).
+happens once per (kernel, shape): each measurement resets the kernel so it binds afresh. By default
+the threshold is forced to 0 so every bind runs the full prediction path (worst case for
+overhead); ``--threshold bundle`` measures the bundle as shipped. Both arms bind each kernel back
+to back (ABBA order) so drift hits them alike.
 Writes JSON to --out (default: print only).
 """
 
@@ -23,15 +25,34 @@ from typing import Any
 os.environ.setdefault("TRITON_INTERPRET", "1")  # harmless on GPU runs where it is set to 0
 
 
+def _bind_once(kernel: Any, args: tuple) -> float:
+    kernel.reset()
+    start = time.perf_counter()
+    kernel.bind(args)
+    return time.perf_counter() - start
+
+
 def _bind_times(cases: list[tuple[Any, tuple]], repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        for kernel, args in cases:
-            kernel.reset()
-            start = time.perf_counter()
-            kernel.bind(args)
-            times.append(time.perf_counter() - start)
-    return times
+    return [_bind_once(kernel, args) for _ in range(repeats) for kernel, args in cases]
+
+
+def _paired_bind_times(cases: list[tuple[Any, tuple]], repeats: int, with_ours: dict[str, Any],
+                       without: dict[str, Any]) -> tuple[list[float], list[float]]:
+    """Bind each kernel without and with the learned heuristic back to back, alternating which
+    goes first (ABBA): heap growth, GC pauses and CPU clock drift then hit both arms alike
+    (running one arm after the other put ~5-15 % of drift on the second arm here)."""
+    from helion._compiler import autotuner_heuristics as ah
+
+    base: list[float] = []
+    learned: list[float] = []
+    for r in range(repeats):
+        for i, (kernel, args) in enumerate(cases):
+            order = ("without", "with") if (r + i) % 2 == 0 else ("with", "without")
+            for arm in order:
+                ah.HEURISTICS_BY_BACKEND.update(with_ours if arm == "with" else without)
+                (learned if arm == "with" else base).append(_bind_once(kernel, args))
+    ah.HEURISTICS_BY_BACKEND.update(with_ours)
+    return base, learned
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--target", default="sm90")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--threshold", default="0",
+                   help="confidence threshold: 0 (default) runs the full prediction on every "
+                        "bind (worst case); 'bundle' keeps the bundle's calibrated one")
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
 
@@ -55,9 +79,14 @@ def main(argv: list[str] | None = None) -> int:
             cases.append((sk.kernel, sk.make_args(shape, dtype, args.device)))
     _bind_times(cases, 1)  # warm-up: imports, first compiles, caches outside our code
 
+    from helion._compiler import autotuner_heuristics as ah
+
     helion_learned.uninstall()
-    base = _bind_times(cases, args.repeats)
-    installed = helion_learned.install(target=args.target, model_dirs=[args.model], threshold=0.0)
+    without = dict(ah.HEURISTICS_BY_BACKEND)
+    threshold = None if args.threshold == "bundle" else float(args.threshold)
+    installed = helion_learned.install(target=args.target, model_dirs=[args.model],
+                                       threshold=threshold)
+    with_ours = dict(ah.HEURISTICS_BY_BACKEND)
     heuristic = installed[0]
     latencies: list[float] = []
     original = heuristic._predictor.predict
@@ -68,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         return pred
 
     heuristic._predictor.predict = timed  # type: ignore[method-assign]
-    learned = _bind_times(cases, args.repeats)
+    base, learned = _paired_bind_times(cases, args.repeats, with_ours, without)
     fired = 0
     for kernel, a in cases:
         kernel.reset()
@@ -78,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     lat = sorted(latencies)
     result = {
         "device": args.device, "target": args.target, "kernels": len(cases),
+        "threshold": heuristic._predictor.bundle.threshold,
         "binds_per_arm": len(base),
         "bind_ms_median_without": statistics.median(base) * 1e3,
         "bind_ms_median_with": statistics.median(learned) * 1e3,

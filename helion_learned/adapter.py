@@ -126,6 +126,11 @@ class LearnedHeuristicBase(AutotunerHeuristic):
 
     @classmethod
     def is_eligible(cls, env: Any, device_ir: Any) -> bool:
+        if cls._predictor.bundle.threshold > 1.0:
+            # The confidence is a probability: a threshold above 1 (what calibration ships when
+            # no threshold keeps wrong picks within budget) can never be met. Abstain without
+            # the ~2-5 ms prediction instead of paying for it on every bind.
+            return False
         pred = cls._prediction(env, device_ir)
         if pred is None or not pred.configs:
             return False

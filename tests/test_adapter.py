@@ -79,9 +79,23 @@ def test_fires_on_other_kernel_families(confident_bundle: Path, kernel, args) ->
 
 
 def test_abstains_below_threshold(shy_bundle: Path) -> None:
-    helion_learned.install(target="sm90", model_dirs=[shy_bundle])
+    helion_learned.install(target="sm90", model_dirs=[shy_bundle], threshold=0.999999)
     _, cs = _bind(K.matmul, _matmul_args())
     assert "learned_triton_sm90" not in cs.autotuner_heuristics
+
+
+def test_unreachable_threshold_abstains_without_predicting(shy_bundle: Path) -> None:
+    # threshold 1.01 (calibration found none within budget): no prediction cost on any bind.
+    (heuristic, *_) = helion_learned.install(target="sm90", model_dirs=[shy_bundle])
+    calls: list[int] = []
+    original = heuristic._predictor.predict
+    heuristic._predictor.predict = lambda *a, **k: calls.append(1) or original(*a, **k)
+    _, cs = _bind(K.matmul, _matmul_args())
+    assert "learned_triton_sm90" not in cs.autotuner_heuristics and calls == []
+    helion_learned.install(target="sm90", model_dirs=[shy_bundle], threshold=0.0)
+    K.matmul.reset()
+    _, cs = _bind(K.matmul, _matmul_args())  # same bundle, reachable threshold: it predicts
+    assert "learned_triton_sm90" in cs.autotuner_heuristics
 
 
 def test_abstains_on_other_hardware(confident_bundle: Path) -> None:
