@@ -174,6 +174,9 @@ class EvaluateCommand(Command):
         p.add_argument("--experiments", type=Path,
                        help="JSON list of {name, change, leave_shape_out_geomean, "
                             "leave_family_out_geomean, notes} to show as the experiments table")
+        p.add_argument("--stability-seeds", type=int, default=3,
+                       help="also report the learned geomean under this many XGBoost seeds "
+                            "(same folds; 1 = off). Default 3")
         _add_format(p)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -203,7 +206,8 @@ class EvaluateCommand(Command):
                 start = time.perf_counter()
                 result = evaluate_dataset(ds, params=params, within=args.within,
                                           wrong_budget=args.wrong_budget, n_jobs=args.jobs,
-                                          seed=args.seed, progress=update)
+                                          seed=args.seed, stability_seeds=args.stability_seeds,
+                                          progress=update)
                 result["evaluate_seconds"] = time.perf_counter() - start
                 # The bundle `train` would write: its wall time is the retraining cost.
                 trained = train_bundle(ds, params=params, within=args.within,

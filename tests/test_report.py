@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from helion_learned.training.report.evaluation import METHODS
@@ -174,3 +175,30 @@ def test_missing_note_is_flagged(tmp_path: Path) -> None:
     write_report(result, tmp_path, formats=("md",))
     first = (tmp_path / "report.md").read_text().splitlines()[2]
     assert "provenance not stated" in first
+
+
+def test_evaluate_reports_model_seed_spread(tmp_path: Path) -> None:
+    # Real H100 logs (two shard bases of data/h100), a small model: the report states the learned
+    # geomean under 2 XGBoost seeds, and the first one is the headline number.
+    import shutil
+
+    from helion_learned import cli
+
+    data = Path(__file__).resolve().parents[1] / "data" / "h100"
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for base in ("shard0_vm_1016", "shard1_vm_1017"):
+        for path in data.glob(base + ".*"):
+            shutil.copy(path, logs / path.name)
+    out = tmp_path / "report"
+    rc = cli.main(["evaluate", str(logs), "-o", str(out), "--quiet", "--n-estimators", "20",
+                   "--stability-seeds", "2", "--data-note", "two real H100 shards (test)"])
+    assert rc == 0
+    summary = json.loads((out / "summary.json").read_text())
+    result = json.loads((out / "evaluation.json").read_text())
+    for name in ("leave_shape_out", "leave_family_out"):
+        spread = result["seed_stability"][name]
+        assert spread["model_seeds"] == [0, 1] and len(spread["geomeans"]) == 2
+        assert spread["geomeans"][0] == pytest.approx(summary[name]["geomean"])
+        assert summary[name]["geomean_seed_sd"] == pytest.approx(np.std(spread["geomeans"]))
+    assert "XGBoost seeds [0, 1]" in (out / "report.md").read_text()
