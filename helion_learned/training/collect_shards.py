@@ -111,7 +111,7 @@ def run_children(opts: Options, deadline: float) -> dict[str, Any]:
             "shards": summaries, "fatal": False}
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     """All live descendants of ``pid`` (Linux /proc; empty elsewhere). Helion's precompile
     children can sit in sessions of their own, out of reach of ``killpg``: an orphaned one kept
     a collector call's output pipe open for minutes on the H100 machine."""
@@ -129,7 +129,7 @@ def _descendants(pid: int) -> list[int]:
 
 
 def kill_tree(proc: subprocess.Popen[bytes]) -> None:
-    tree = _descendants(proc.pid)  # before the kill: orphans get re-parented and vanish from it
+    tree = descendants(proc.pid)  # before the kill: orphans get re-parented and vanish from it
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     for pid in tree:
