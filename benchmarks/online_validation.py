@@ -229,11 +229,11 @@ def run_parent(argv: list[str], opts: Any, items: list[dict[str, Any]], devices:
     children's precompile processes would load the CPUs unevenly between its two arms.
     """
     from helion_learned.training.collect_shards import kill_tree  # + orphaned forks
+    from helion_learned.training.collect_shards import physical_gpus
 
     state = Path(tempfile.mkdtemp(prefix="online_validation_"))
     jobs = max(2, (os.cpu_count() or 2) // len(devices))
-    visible = [d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
-    physical = [visible[d] if d < len(visible) else str(d) for d in devices]
+    physical = physical_gpus(devices)
     pythonpath = os.pathsep.join(filter(None, [str(HERE.parent), os.environ.get("PYTHONPATH")]))
 
     def spawn(i: int, shard_items: list[dict[str, Any]]) -> subprocess.Popen[bytes]:

@@ -61,6 +61,13 @@ def _package_root() -> str:
     return str(Path(__file__).resolve().parents[2])
 
 
+def physical_gpus(devices: list[int]) -> list[str]:
+    """``CUDA_VISIBLE_DEVICES`` values for child processes: ``--devices`` indexes the GPUs this
+    process sees, so map them through an inherited ``CUDA_VISIBLE_DEVICES``."""
+    visible = [d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+    return [visible[d] if d < len(visible) else str(d) for d in devices]
+
+
 def run_children(opts: Options, deadline: float) -> dict[str, Any]:
     devices = list(opts.devices or [])
     names = [hardware_name(opts, d) for d in devices]
@@ -73,9 +80,7 @@ def run_children(opts: Options, deadline: float) -> dict[str, Any]:
     state = Path(tempfile.mkdtemp(prefix="helion_learned_collect_"))
     jobs = opts.precompile_jobs or max(2, (os.cpu_count() or 2) // n_children)
     base_args = child_args(opts, jobs)
-    # --devices indexes the GPUs this process sees: map through an inherited CUDA_VISIBLE_DEVICES.
-    visible = [d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
-    physical = [visible[d] if d < len(visible) else str(d) for d in devices]
+    physical = physical_gpus(devices)
 
     def spawn(i: int) -> subprocess.Popen[bytes]:
         plan_file = state / f"shard{i}.plan.json"
