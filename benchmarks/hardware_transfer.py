@@ -97,21 +97,12 @@ def transfer(bundle: Any, source: Any, target: Any, *, keep: float = 0.95) -> di
     }
 
 
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_clean(v) for v in obj]
-    return obj
-
-
 def main(argv: list[str] | None = None) -> int:
     from helion_learned.models.bundle import ModelBundle
     from helion_learned.training.dataset import build_dataset
     from helion_learned.training.logs import load_logs
     from helion_learned.training.origins import load_origins
+    from helion_learned.training.report.render import jsonable
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", type=Path, required=True, help="bundle directory")
@@ -127,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         logset = load_logs(paths)
         return build_dataset(logset, origins=load_origins(logset.files))
 
-    result = _clean(transfer(ModelBundle.load(args.model), dataset(args.source),
+    result = jsonable(transfer(ModelBundle.load(args.model), dataset(args.source),
                              dataset(args.target), keep=args.keep))
     text = json.dumps(result, indent=1)
     if args.out:

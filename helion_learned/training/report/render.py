@@ -45,7 +45,7 @@ NO_NOTE = ("⚠️ Data provenance not stated (no `data_note`): do not treat the
            "GPU measurements until you know where the logs came from.")
 
 
-def _clean(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
     """JSON-able copy: NaN/inf -> None, numpy -> Python, tuples/sets -> lists, unknown -> str."""
     if obj is None or isinstance(obj, (bool, str)):
         return obj
@@ -54,20 +54,20 @@ def _clean(obj: Any) -> Any:
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, Mapping):
-        return {str(k): _clean(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, (set, frozenset)):
-        return [_clean(v) for v in sorted(obj, key=str)]
+        return [jsonable(v) for v in sorted(obj, key=str)]
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
     if hasattr(obj, "tolist"):  # numpy scalars and arrays
-        return _clean(obj.tolist())
+        return jsonable(obj.tolist())
     return str(obj)
 
 
 def _dumps(obj: Any, *, indent: int | None = 1) -> str:
-    return json.dumps(_clean(obj), indent=indent, allow_nan=False, ensure_ascii=False) + "\n"
+    return json.dumps(jsonable(obj), indent=indent, allow_nan=False, ensure_ascii=False) + "\n"
 
 
 def summary_json(result: Mapping[str, Any]) -> dict[str, Any]:
@@ -95,7 +95,7 @@ def summary_json(result: Mapping[str, Any]) -> dict[str, Any]:
         return out
 
     thr = primary.get("threshold") or {}
-    return _clean({
+    return jsonable({
         "leave_shape_out": learned(protos.get("leave_shape_out"),
                                    ("geomean", "p10", "worst", "within_5pct"), "leave_shape_out"),
         "leave_family_out": learned(protos.get("leave_family_out"), ("geomean", "p10"),
