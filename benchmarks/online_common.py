@@ -53,27 +53,11 @@ def slug(key: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in key)
 
 
-def plain(value: Any) -> Any:
-    """JSON-plain copy: builtin ints/floats/lists only (configs and seeds must be plain ints)."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if hasattr(value, "item") and not isinstance(value, (int, float)):
-        value = value.item()  # numpy / torch scalars
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    return str(value)
-
-
 def config_dict(config: Any) -> dict[str, Any]:
-    return plain(dict(getattr(config, "config", config)))
+    """A Helion Config (or its dict) with builtin types only (seeds must be plain ints)."""
+    from helion_learned.features.config import plain_config
+
+    return plain_config(dict(getattr(config, "config", config)))
 
 
 # -- run identity (on every line) ---------------------------------------------------------------
@@ -244,12 +228,12 @@ def config_from_log(base: Path, config_id: str | None) -> dict[str, Any] | None:
         for line in reversed(meta.read_text().splitlines()):
             configs = json.loads(line).get("configs") or {}
             if config_id in configs:
-                return plain(configs[config_id])
+                return config_dict(configs[config_id])
     from helion_learned.training.log_parsing import parse_config_repr
 
     for row in _csv_rows(base):
         if row.get("config_id") == config_id and row.get("config"):
-            return plain(parse_config_repr(row["config"]))
+            return config_dict(parse_config_repr(row["config"]))
     return None
 
 
