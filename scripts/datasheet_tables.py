@@ -21,13 +21,14 @@ import numpy as np
 
 from helion_learned.training.dataset import build_dataset
 from helion_learned.training.evaluate import origin_rel
+from helion_learned.training.evaluate import summarize
 from helion_learned.training.logs import load_logs
 from helion_learned.training.origins import load_origins
 
 
 def geomean(values: list[float]) -> float:
-    v = [x for x in values if not math.isnan(x)]
-    return math.exp(sum(math.log(max(x, 1e-9)) for x in v) / len(v)) if v else math.nan
+    """The reports' geomean (NaN = absent is dropped; a failed config counts as 1000× slower)."""
+    return summarize(values)["geomean"]
 
 
 def control_table(folder: Path) -> list[str]:
