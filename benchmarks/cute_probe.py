@@ -31,7 +31,8 @@ def smallest_shape(shapes: tuple[tuple[int, ...], ...]) -> tuple[int, ...]:
     return min(shapes, key=lambda s: (math.prod(s), s))
 
 
-def probe(family: str) -> dict[str, Any]:
+def probe(family: str, out: dict[str, Any]) -> dict[str, Any]:
+    """Fill ``out`` stage by stage (so a failure row still says how far it got)."""
     import helion
     import torch
     from helion._compiler import autotuner_heuristics as ah
@@ -42,8 +43,8 @@ def probe(family: str) -> dict[str, Any]:
 
     sk = SUITE[family]
     shape = smallest_shape(sk.shapes)
-    out: dict[str, Any] = {"family": family, "shape": list(shape), "dtype": str(sk.dtype),
-                           "stage": "args"}
+    out.update({"family": family, "shape": list(shape), "dtype": str(sk.dtype),
+                "stage": "args"})
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(0)
     args = sk.make_args(shape, sk.dtype, device)
@@ -101,12 +102,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[cute_probe] time budget spent; {family} and later not probed", flush=True)
             break
         t0 = time.time()
+        row: dict[str, Any] = {"family": family}
         try:
-            row = probe(family)
+            probe(family, row)
         except Exception as e:  # the point is to record what fails, and where
-            row = {"family": family, "stage": "failed",
-                   "error": f"{type(e).__name__}: {e}"[:2000],
-                   "traceback": traceback.format_exc()[-4000:]}
+            row.update({"failed_at": row.get("stage"), "stage": "failed",
+                        "error": f"{type(e).__name__}: {e}"[:2000],
+                        "traceback": traceback.format_exc()[-4000:]})
         row["elapsed_s"] = round(time.time() - t0, 2)
         with open(path, "a") as f:
             f.write(json.dumps(row, default=str) + "\n")

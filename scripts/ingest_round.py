@@ -1,7 +1,7 @@
 """Add one collector round brought back from the GPU machine to a dataset folder.
 
     python scripts/ingest_round.py /work/.device/N/collect.tgz data/h100 --round 7 \\
-        [--log /work/.device/N/stdout.txt] [--log /work/.device/N/stderr_tail.txt]
+        [--tag r7] [--log /work/.device/N/stdout.txt] [--log /work/.device/N/stderr_tail.txt]
 
 What it does, in order, and nothing else (the dataset's files are only appended to):
 1. unpacks the archive (``tar czf collect.tgz -C OUT_DIR .`` of a collector ``--out`` folder)
@@ -37,7 +37,15 @@ def _count_lines(path: Path) -> int:
         return sum(1 for line in f if line.strip())
 
 
-def ingest(archive: Path, dest: Path, round_no: int, logs: list[Path]) -> dict[str, int]:
+def _tagged(path: Path, tag: str) -> Path:
+    """``shard0_vm_540.meta.jsonl`` -> ``shard0_vm_540_TAG.meta.jsonl`` (the base gets the tag:
+    every file of one base keeps the same base, so the log reader still joins them)."""
+    base, _, rest = path.name.partition(".")
+    return path.with_name(f"{base}_{tag}.{rest}")
+
+
+def ingest(archive: Path, dest: Path, round_no: int, logs: list[Path],
+           tag: str | None = None) -> dict[str, int]:
     if not dest.is_dir():
         raise SystemExit(f"{dest}: not a folder. Fix: pass the dataset folder, e.g. data/h100")
     with tempfile.TemporaryDirectory(prefix="ingest_") as tmp:
@@ -57,10 +65,16 @@ def ingest(archive: Path, dest: Path, round_no: int, logs: list[Path]) -> dict[s
         if not shard_files:
             raise SystemExit(f"{archive}: no shard*.csv / shard*.jsonl inside. Fix: archive the "
                              f"collector's --out folder (tar czf collect.tgz -C OUT .)")
+        if tag:
+            if not tag.replace("_", "").isalnum():
+                raise SystemExit(f"--tag {tag!r}: letters, digits and _ only")
+            shard_files = [p.rename(_tagged(p, tag)) for p in shard_files]
         clashes = [p.name for p in shard_files if (dest / f"{p.name}.gz").exists()]
         if clashes:
+            # Fresh GPU machines repeat host names and pids, so shard bases can repeat.
             raise SystemExit(f"{dest}: already has {clashes[:3]}... from an earlier round; "
-                             f"nothing written. Fix: rename the round's shard bases first")
+                             f"nothing written. Fix: pass --tag r{round_no} (appended to each "
+                             "shard base of this round)")
         for path in shard_files:
             with open(path, "rb") as f_in, gzip.open(dest / f"{path.name}.gz", "wb", 9) as f_out:
                 shutil.copyfileobj(f_in, f_out)
@@ -87,10 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("archive", type=Path)
     p.add_argument("dest", type=Path)
     p.add_argument("--round", dest="round_no", type=int, required=True)
+    p.add_argument("--tag", help="appended to this round's shard bases (on a name clash)")
     p.add_argument("--log", action="append", type=Path, default=[],
                    help="a log of the call to keep under run_logs/ (repeatable)")
     args = p.parse_args(argv)
-    summary = ingest(args.archive, args.dest, args.round_no, args.log)
+    summary = ingest(args.archive, args.dest, args.round_no, args.log, args.tag)
     print(" ".join(f"{k}={v}" for k, v in summary.items()))
     return 0
 

@@ -310,3 +310,49 @@ def test_ingest_round_adds_a_round_and_drops_uncommitted_rows(collected: tuple[P
     assert (dest / "control.jsonl.gz").exists()
     with pytest.raises(SystemExit, match="already has"):  # a second ingest writes nothing
         mod.ingest(archive, dest, 8, [])
+
+
+def test_replay_plan_measures_the_source_workloads_and_configs(collected: tuple[Path, dict],
+                                                              tmp_path: Path) -> None:
+    from helion_learned.training.collect_replay import build_plan
+    from helion_learned.training.collect_replay import load_plan
+
+    source, _ = collected
+    plan = build_plan([source], top=2, sample=1)
+    assert len(plan["workloads"]) == len(FAMILIES)
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))
+    assert set(load_plan(path)) == {(w["family"], tuple(w["shape"]), w["dtype"], "triton")
+                                    for w in plan["workloads"]}
+    out = tmp_path / "target"
+    # Only one family selected: the plan restricts workloads, --families still narrows them.
+    summary = collect(out, families=["softmax_bf16", "silu_fp16"], cpu_interpret=True,
+                      n_random=0, n_grid=0, control_every=0, replay=path)
+    assert summary["done"] == 2 and summary["failed"] == 0
+    facts = _jsonl(sorted(out.glob("*.facts.jsonl")))
+    origins = _jsonl(sorted(out.glob("*.origins.jsonl")))
+    measured = {(r["run_id"], r["config_id"]) for r in _csv_rows(out) if r["status"] == "ok"}
+    for f in facts:
+        w = f["workload"]
+        src = next(p for p in plan["workloads"] if p["family"] == w["family"])
+        assert w["shape"] == src["shape"] and w["n_by_origin"].get("random", 0) == 0
+        replayed = {o["config_id"] for o in origins
+                    if o["run_id"] == f["run_id"] and o["origin"] == "replay"}
+        # Every source config is measured again here, under the same config id (the source's
+        # default/heuristic configs keep their own origin: first origin wins).
+        ids = {o["config_id"] for o in origins if o["run_id"] == f["run_id"]}
+        assert set(src["source_config_ids"]) <= ids
+        assert replayed and replayed <= set(src["source_config_ids"])
+        assert {(f["run_id"], c) for c in src["source_config_ids"]} <= measured
+
+
+def test_replay_plan_errors_name_the_file_and_fix(tmp_path: Path) -> None:
+    from helion_learned.training.collect_replay import load_plan
+
+    bad = tmp_path / "plan.json"
+    bad.write_text(json.dumps({"schema": 99, "workloads": []}))
+    with pytest.raises(ValueError, match=r"plan.json: replay plan schema 99.*Fix: regenerate"):
+        load_plan(bad)
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match=r"plan.json: not a readable replay plan"):
+        load_plan(bad)

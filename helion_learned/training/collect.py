@@ -2,7 +2,7 @@
 
     python -m helion_learned.training.collect --out DIR [--families F ...] [--max-workloads N]
         [--time-budget-s S] [--devices 0,1,...] [--random N] [--grid N] [--autotune-subset K]
-        [--tiny] [--cpu-interpret] [--resume-from DIR ...]
+        [--tiny] [--cpu-interpret] [--resume-from DIR ...] [--replay PLAN.json]
 
 Per workload (suite family x shape) it binds a fresh copy of the kernel, measures a config list
 (Helion's fragment defaults and effective default, every seed of Helion's own heuristics, random
@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --devices: processes per GPU (default 1). Helion's code generation "
                         "is serial CPU work, so 3-4 per GPU overlap it while a per-GPU lock keeps "
                         "their timings from overlapping")
+    p.add_argument("--replay", type=Path,
+                   help="replay plan (python -m helion_learned.training.collect_replay): collect "
+                        "only its workloads and also measure its configs (hardware transfer)")
     p.add_argument("--workload-timeout-s", type=float, default=300.0,
                    help="with --devices: restart a child stuck this long on one workload")
     # Internal: a child process of --devices.
@@ -139,7 +142,7 @@ def options_from_args(ns: argparse.Namespace) -> Options:
         target=ns.target, resume_from=list(ns.resume_from), retry_failed=ns.retry_failed,
         seed=ns.seed, precompile=ns.precompile, precompile_jobs=ns.precompile_jobs,
         benchmark_subprocess=ns.benchmark_subprocess, workload_timeout_s=ns.workload_timeout_s,
-        procs_per_device=ns.procs_per_device, backend=ns.backend,
+        procs_per_device=ns.procs_per_device, backend=ns.backend, replay=ns.replay,
     )
 
 

@@ -12,13 +12,15 @@ _TRANSFER_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, KeyE
 
 
 def config_list(bound: Any, values: dict[str, Any], facts: Any, seed: int, *,
-                overrides: dict[str, Any], n_random: int, n_grid: int
+                overrides: dict[str, Any], n_random: int, n_grid: int,
+                extra: list[dict[str, Any]] | None = None,
                 ) -> tuple[list[Any], list[tuple[str, str]], dict[str, Any]]:
     """Normalized, deduped configs to measure; (config_id, origin) pairs; counts for the record.
 
     Origins follow :mod:`.origins` (first one recorded for a config wins): ``default`` (fragment
     defaults), ``heuristic:<name>``, ``helion_default`` (a promoted default matching no seed),
-    ``random``, ``grid``.
+    ``random``, ``grid``, and ``replay`` for ``extra`` (configs of a replay plan, see
+    :mod:`.collect_replay`).
     """
     import helion
     from helion import exc
@@ -63,6 +65,8 @@ def config_list(bound: Any, values: dict[str, Any], facts: Any, seed: int, *,
                            "unknown")
     else:
         default_id = fragment_id
+    for config in extra or []:  # another GPU's configs of this workload, measured here too
+        add(config, "replay", "replay")
     state = random.getstate()
     random.seed(seed)  # Helion's random generator draws from the global `random`
     got = attempts = 0

@@ -54,6 +54,7 @@ class Options:
     workload_timeout_s: float = 300.0
     backend: str = "triton"  # Helion backend: triton | cute (cute needs nvidia-cutlass-dsl)
     procs_per_device: int = 1  # >1: that many children per GPU, timings serialized by a lock
+    replay: Path | None = None  # replay plan: only its workloads, plus its configs (collect_replay)
 
 
 @contextlib.contextmanager
@@ -94,6 +95,11 @@ def plan_items(opts: Options, hardware: str) -> tuple[list[cp.WorkItem], int]:
 
     families = cp.select_families(SUITE, opts.families)
     pairs = [(sk.family, shape) for sk, shape in workloads(families, tiny=opts.tiny)]
+    if opts.replay is not None:  # only the plan's workloads (of the selected families)
+        from .collect_replay import load_plan
+
+        planned = {(k[0], k[1]) for k in load_plan(opts.replay) if k[3] == opts.backend}
+        pairs = [p for p in pairs if p in planned]
 
     def dtype_of(family: str) -> str:
         dtype = SUITE[family].dtype

@@ -53,6 +53,8 @@ def child_args(opts: Options, jobs: int) -> list[str]:
         args.append("--retry-failed")
     if opts.resume_from:
         args += ["--resume-from", *map(str, opts.resume_from)]
+    if opts.replay is not None:
+        args += ["--replay", str(opts.replay)]
     return args
 
 

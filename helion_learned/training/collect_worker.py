@@ -77,6 +77,11 @@ class Worker:
         self.control_fn: Any = None
         self.log_prefix = f"[collect shard{shard_index}]"
         self.gpu_shared = gpu_lock.install()  # several processes on this GPU: take turns timing
+        self.replay: dict[Any, list[dict[str, Any]]] = {}
+        if opts.replay is not None:
+            from .collect_replay import load_plan
+
+            self.replay = load_plan(opts.replay)
 
     def _hardware_facts(self) -> Any:
         from ..features.hardware import from_device
@@ -221,9 +226,11 @@ class Worker:
         values = dict(zip(kernel.signature.parameters, args, strict=False))
         with env, env.use_runtime_arg_values(values):  # as at bind time: facts see real inputs
             facts = facts_from_env(env, bound.host_function.device_ir)
+        replayed = self.replay.get((item.family, item.shape, item.dtype, item.backend), [])
         configs, origins, stats = config_list(bound, values, facts, seed,
                                               overrides=self.overrides,
-                                              n_random=self.opts.n_random, n_grid=self.opts.n_grid)
+                                              n_random=self.opts.n_random, n_grid=self.opts.n_grid,
+                                              extra=replayed)
         shapes, dtypes = sidecar.shapes_and_dtypes(args)
         run_id = sidecar.helion_run_id(kernel_source=kernel.kernel_source(),
                                        settings=kernel.settings.to_dict(), input_shapes=shapes,
