@@ -19,6 +19,11 @@ workload, not the hardware). Reported, per target workload and overall:
 * ``helion_default`` on the target, and the gate: precision/coverage at the bundle's threshold;
 * ``recommendation``: let the hardware gate fire on the target only if the learned pick there
   beats Helion's default and keeps at least ``--keep`` (default 0.95) of its source quality.
+
+Those compare each GPU's own config list. ``common`` (:mod:`transfer_common`) cuts every workload
+to the configs measured on both GPUs and also cross-fits the model on the source
+(leave-shape-out, leave-family-out), so the hardware is the only difference and the workloads are
+unseen: that is the section the verdict should come from. ``-o X.json`` also writes ``X.md``.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # transfer_common, transfer_report
 
 
 def _key(group: Any) -> tuple[str, str, str]:
@@ -98,6 +104,9 @@ def transfer(bundle: Any, source: Any, target: Any, *, keep: float = 0.95) -> di
 
 
 def main(argv: list[str] | None = None) -> int:
+    from transfer_common import common_transfer
+    from transfer_report import markdown
+
     from helion_learned.models.bundle import ModelBundle
     from helion_learned.training.dataset import build_dataset
     from helion_learned.training.logs import load_logs
@@ -111,21 +120,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--target", type=Path, nargs="+", required=True,
                    help="logs of the other GPU (e.g. data/h200)")
     p.add_argument("--keep", type=float, default=0.95)
-    p.add_argument("-o", "--out", type=Path, help="JSON to write (default: print)")
+    p.add_argument("--min-common", type=int, default=8,
+                   help="fewest configs both GPUs measured for a workload to count (default 8)")
+    p.add_argument("-o", "--out", type=Path, help="JSON to write (default: print); a Markdown "
+                   "table goes beside it (.md)")
     args = p.parse_args(argv)
 
     def dataset(paths: list[Path]) -> Any:
         logset = load_logs(paths)
         return build_dataset(logset, origins=load_origins(logset.files))
 
-    result = jsonable(transfer(ModelBundle.load(args.model), dataset(args.source),
-                             dataset(args.target), keep=args.keep))
+    bundle, source, target = ModelBundle.load(args.model), dataset(args.source), dataset(args.target)
+    result = transfer(bundle, source, target, keep=args.keep)
+    result["common"] = common_transfer(bundle, source, target, keep=args.keep,
+                                       min_common=args.min_common)
+    result["command"] = "python benchmarks/hardware_transfer.py " + " ".join(
+        argv if argv is not None else sys.argv[1:])
+    result = jsonable(result)
     text = json.dumps(result, indent=1)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n")
-    brief = {k: result[k] for k in ("target_hardware", "n_target_workloads", "n_matched", "kept",
-                                     "recommendation")}
+        args.out.with_suffix(".md").write_text(markdown(result))
+    lso = result["common"]["leave_shape_out"]
+    brief = {k: result[k] for k in ("target_hardware", "n_target_workloads", "n_matched")}
+    brief.update({"common_pairs": result["common"]["n_pairs"],
+                  "leave_shape_out_kept": lso["kept"], "fire_on_target": lso["fire_on_target"]})
     print(json.dumps(brief, indent=1))
     return 0
 

@@ -1,6 +1,7 @@
 """Turn online validation results (benchmarks/online_validation.py) into the report.
 
     python benchmarks/online_report.py RESULTS_DIR... -o reports/online [--transfer FILE.json]
+    (e.g. data/online_h100 -o reports/online --transfer reports/online/transfer.json)
 
 Reads every ``online_shard*.jsonl`` (the last line per item wins) and writes ``summary.json``,
 ``results.md``, ``results.json`` (all rows) and two plots. Every number comes from the inputs:
@@ -237,18 +238,57 @@ def render(summary: dict[str, Any], seed_rows: list[dict[str, Any]],
            "|---:|---:|---:|",
            f"| {_f(ov['bind_time_ratio'])} | {_f(ov.get('p50_ms'), 2)} | {_f(ov['p99_ms'], 2)} |"]
     if "hardware_transfer" in summary:
-        md += ["", "## Hardware transfer", "", "Produced elsewhere; included verbatim:", "",
-               "```json", json.dumps(summary["hardware_transfer"], indent=2), "```"]
+        md += transfer_section(summary["hardware_transfer"])
     md += ["", "## Plots", "", *[f"![{p}]({p})" for p in plots], "", "## Commands", "",
            "```bash", *commands, "```", ""]
     return "\n".join(md)
+
+
+TRANSFER_SCORINGS = ("leave_shape_out", "leave_family_out", "in_sample",
+                     "joint_folds_source_only", "joint_leave_shape_out")
+
+
+def transfer_brief(result: dict[str, Any], source: Path) -> dict[str, Any]:
+    """The part of benchmarks/hardware_transfer.py's JSON that summary.json carries."""
+    common = result["common"]
+    keys = ("learned_on_source", "learned_on_target", "source_best_replayed",
+            "helion_default_target")
+    return {
+        "file": str(source), "details": str(source.with_suffix(".md")),
+        "source_hardware": result["source_hardware"], "target_hardware": result["target_hardware"],
+        "n_workloads": common["n_pairs"],
+        "fire_on_target": common["leave_shape_out"]["fire_on_target"],
+        "suspect_workloads": common["leave_shape_out"]["suspect_workloads"],
+        **{name: {"kept": common[name]["kept"],
+                  **{k: common[name][k]["geomean"] for k in keys}}
+           for name in TRANSFER_SCORINGS if name in common},
+    }
+
+
+def transfer_section(t: dict[str, Any]) -> list[str]:
+    src, tgt = ", ".join(t["source_hardware"]), ", ".join(t["target_hardware"])
+    md = ["", f"## Hardware transfer: {src} → {tgt}", "",
+          f"{t['n_workloads']} workloads measured on both GPUs, on the configs both measured; "
+          f"details in [{Path(t['details']).name}]({Path(t['details']).name}). "
+          f"Gate on {tgt}: **{'fire' if t['fire_on_target'] else 'abstain'}**.", "",
+          "| model ranking | learned on source | learned on target | kept | source best replayed "
+          "| Helion default on target |", "|---|---:|---:|---:|---:|---:|"]
+    for name in TRANSFER_SCORINGS:
+        if name not in t:
+            continue
+        r = t[name]
+        md.append(f"| {name} | {_f(r['learned_on_source'])} | {_f(r['learned_on_target'])} | "
+                  f"{_f(r['kept'])} | {_f(r['source_best_replayed'])} | "
+                  f"{_f(r['helion_default_target'])} |")
+    return md
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("results", nargs="+", type=Path, help="online_validation.py --out dirs")
     p.add_argument("-o", "--out", type=Path, default=Path("reports/online"))
-    p.add_argument("--transfer", type=Path, help="hardware-transfer JSON, included verbatim")
+    p.add_argument("--transfer", type=Path,
+                   help="benchmarks/hardware_transfer.py JSON: summarized in the report")
     p.add_argument("--overhead-file", type=Path, default=DEFAULT_OVERHEAD,
                    help="overhead JSON used when the inputs hold no GPU overhead run")
     args = p.parse_args(argv)
@@ -270,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     summary["targets"] = targets(summary)
     if args.transfer:
-        summary["hardware_transfer"] = json.loads(args.transfer.read_text())
+        summary["hardware_transfer"] = transfer_brief(json.loads(args.transfer.read_text()),
+                                                      args.transfer)
     args.out.mkdir(parents=True, exist_ok=True)
     plots = []
     if families:

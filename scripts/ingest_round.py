@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import re
 import shutil
 import sys
 import tarfile
@@ -66,7 +67,7 @@ def ingest(archive: Path, dest: Path, round_no: int, logs: list[Path],
             raise SystemExit(f"{archive}: no shard*.csv / shard*.jsonl inside. Fix: archive the "
                              f"collector's --out folder (tar czf collect.tgz -C OUT .)")
         if tag:
-            if not tag.replace("_", "").isalnum():
+            if not re.fullmatch(r"[A-Za-z0-9_]+", tag):
                 raise SystemExit(f"--tag {tag!r}: letters, digits and _ only")
             shard_files = [p.rename(_tagged(p, tag)) for p in shard_files]
         clashes = [p.name for p in shard_files if (dest / f"{p.name}.gz").exists()]

@@ -46,7 +46,7 @@ def synthetic_label(cfg: dict) -> float:
 
 
 def make_bundle(path: Path, *, threshold: float, cc: tuple[int, int] = (9, 0),
-                seed: int = 0) -> ModelBundle:
+                seed: int = 0, devices: list[str] | None = None) -> ModelBundle:
     fe = FeatureExtractor()
     hw = resolve_target("sm90")
     Xs, ys, gs, feats = [], [], [], []
@@ -63,7 +63,8 @@ def make_bundle(path: Path, *, threshold: float, cc: tuple[int, int] = (9, 0),
     hits = np.array([i % 2 == 0 for i in range(len(Xs))])
     calibrator = ConfidenceCalibrator().fit(feats, hits)
     bundle = ModelBundle(model=model, calibrator=calibrator, backend="triton",
-                         targets=[{"device_kind": "cuda", "compute_capability": list(cc)}],
+                         targets=[{"device_kind": "cuda", "compute_capability": list(cc),
+                                   **({"devices": devices} if devices is not None else {})}],
                          threshold=threshold, metadata={"note": "SYNTHETIC test bundle"})
     bundle.save(path)
     return ModelBundle.load(path)

@@ -104,6 +104,39 @@ def test_abstains_on_other_hardware(confident_bundle: Path) -> None:
     assert "learned_triton_sm90" not in cs.autotuner_heuristics
 
 
+def test_device_list_gates_gpus_of_the_same_capability(tmp_path: Path, caplog) -> None:
+    # A bundle trained on H100 logs lists its GPU: it predicts for an H100 and abstains on an
+    # H200 (same sm90), where the measured transfer said the H100 picks lose to Helion's default.
+    make_bundle(tmp_path / "h100_only", threshold=0.0, devices=["NVIDIA H100"])
+    helion_learned.install(target="h100", model_dirs=[tmp_path / "h100_only"])
+    _, cs = _bind(K.matmul, _matmul_args())
+    assert "learned_triton_sm90" in cs.autotuner_heuristics
+    helion_learned.uninstall()
+    K.matmul.reset()
+    helion_learned.install(target="h200", model_dirs=[tmp_path / "h100_only"])
+    with caplog.at_level(logging.DEBUG, logger="helion_learned"):
+        _, cs = _bind(K.matmul, _matmul_args())
+    assert "learned_triton_sm90" not in cs.autotuner_heuristics
+    assert any("NVIDIA H200" in r.getMessage() and "not a target" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_bundle_without_device_list_matches_by_capability(confident_bundle: Path) -> None:
+    helion_learned.install(target="h200", model_dirs=[confident_bundle])
+    _, cs = _bind(K.matmul, _matmul_args())
+    assert "learned_triton_sm90" in cs.autotuner_heuristics
+
+
+def test_shipped_bundle_targets_the_gpus_it_was_trained_on() -> None:
+    from helion_learned.features.hardware import PRESETS
+    from helion_learned.models.bundle import ModelBundle
+
+    shipped = Path(helion_learned.__file__).parent / "models/artifacts/triton/cuda_sm90"
+    bundle = ModelBundle.load(shipped)
+    assert [t.get("devices") for t in bundle.targets] == [["NVIDIA H100"]]
+    assert bundle.matches(PRESETS["h100"]) and not bundle.matches(PRESETS["h200"])
+
+
 def test_abstains_on_cpu_without_target(confident_bundle: Path, caplog) -> None:
     helion_learned.install(model_dirs=[confident_bundle])
     with caplog.at_level(logging.DEBUG, logger="helion_learned"):

@@ -311,6 +311,75 @@ def test_ingest_round_adds_a_round_and_drops_uncommitted_rows(collected: tuple[P
     with pytest.raises(SystemExit, match="already has"):  # a second ingest writes nothing
         mod.ingest(archive, dest, 8, [])
 
+def _ingest_module():
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(
+        "ingest_round", Path(__file__).resolve().parents[1] / "scripts" / "ingest_round.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["ingest_round"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_ingest_round_tag_renames_a_repeated_round_and_its_bases_still_join(
+        collected: tuple[Path, dict], tmp_path: Path) -> None:
+    import tarfile
+
+    from helion_learned.training.logs import load_logs
+
+    out, _ = collected
+    archive = tmp_path / "collect.tgz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(out, arcname=".")
+    dest = tmp_path / "data"
+    dest.mkdir()
+    mod = _ingest_module()
+    first = mod.ingest(archive, dest, 1, [])
+
+    def snapshot() -> dict[str, bytes]:
+        return {str(p.relative_to(dest)): p.read_bytes() for p in dest.rglob("*") if p.is_file()}
+
+    def measured(logset) -> dict[str, list[tuple[str, str, float | None]]]:
+        return {w.run_id: [(m.config_id, m.status, m.perf_ms) for m in w.measurements]
+                for w in logset.workloads}
+
+    once = measured(load_logs([dest]))
+    before = snapshot()
+    with pytest.raises(SystemExit, match="Fix: pass --tag r2"):  # same shard bases again
+        mod.ingest(archive, dest, 2, [])
+    assert snapshot() == before  # nothing written, nothing appended
+    for bad in ("r.2", "r/2", "../r2"):
+        with pytest.raises(SystemExit, match="letters, digits and _ only"):
+            mod.ingest(archive, dest, 2, [], tag=bad)
+        assert snapshot() == before
+
+    second = mod.ingest(archive, dest, 2, [], tag="r2")
+    assert {k: second[k] for k in ("workloads", "csv_rows", "files")} == {
+        k: first[k] for k in ("workloads", "csv_rows", "files")}
+    after = snapshot()
+    new = sorted(set(after) - set(before))
+    assert len(new) == second["files"] > 0
+    assert all("_r2." in name and name.startswith("shard") for name in new)
+    assert sorted(n.replace("_r2.", ".") for n in new) == sorted(
+        n for n in before if n.startswith("shard"))  # one tagged copy of every shard file
+    assert after["control.jsonl.gz"] != before["control.jsonl.gz"]  # appended to
+
+    facts = _jsonl(sorted(out.glob("*.facts.jsonl")))
+    logset = load_logs([dest])
+    assert {w.run_id for w in logset.workloads} == {f["run_id"] for f in facts}
+    assert not logset.skipped
+    for w in logset.workloads:  # each workload joins its rows from the untagged and tagged bases
+        assert any("_r2." in s for s in w.sources) and any(
+            "_r2." not in s for s in w.sources)
+        assert w.facts is not None
+    rows = _csv_rows(out)
+    assert sum(m.n_measurements for w in logset.workloads for m in w.measurements) == 2 * sum(
+        r["status"] != "started" for r in rows)
+    assert measured(logset) == once  # the same configs and times: each row counted twice
+
+
 
 def test_replay_plan_measures_the_source_workloads_and_configs(collected: tuple[Path, dict],
                                                               tmp_path: Path) -> None:

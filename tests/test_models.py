@@ -167,6 +167,15 @@ def test_bundle_checksum_and_schema_are_checked(bundle_path: Path, tmp_path: Pat
         ModelBundle.load(tmp_path / "nowhere")
 
 
+def test_bundle_device_list_is_checked(bundle_path: Path, tmp_path: Path) -> None:
+    bad = _copy(bundle_path, tmp_path / "bad_devices")
+    meta = json.loads((bad / "metadata.json").read_text())
+    meta["targets"][0]["devices"] = "NVIDIA H100"  # a string, not a list
+    (bad / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match=r"targets\[0\]\.devices"):
+        ModelBundle.load(bad)
+
+
 def test_bundle_save_replaces_atomically(bundle_path: Path, tmp_path: Path) -> None:
     bundle = ModelBundle.load(bundle_path)
     target = tmp_path / "out"

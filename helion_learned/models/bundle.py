@@ -57,8 +57,12 @@ class ModelBundle:
         return f"learned_{self.backend}_{'_'.join(ccs) or 'any'}"
 
     def matches(self, hw: HardwareFacts) -> bool:
+        """Same device kind and compute capability, and, where the target lists ``devices``
+        (the GPUs its training data came from), one of those: the H100 model on an H200 (same
+        sm90) picked worse than Helion's own default there (reports/online/transfer.md)."""
         return any(t.get("device_kind") == hw.device_kind
                    and tuple(t.get("compute_capability", ())) == hw.compute_capability
+                   and _device_listed(t.get("devices"), hw.name)
                    for t in self.targets)
 
     # -- save ----------------------------------------------------------------------------------
@@ -245,6 +249,12 @@ def _check_metadata(meta_path: Path, meta: dict[str, Any]) -> dict[str, Any]:
                 or not isinstance(cc, list) or len(cc) != 2
                 or not all(type(x) is int and 0 <= x < 1000 for x in cc)):
             raise bad(f"targets[{i}]", '{"device_kind": "cuda", "compute_capability": [9, 0]}', t)
+        devices = t.get("devices")
+        if devices is not None and (
+                not isinstance(devices, list) or len(devices) > 64
+                or not all(isinstance(d, str) and 0 < len(d) <= 128 for d in devices)):
+            raise bad(f"targets[{i}].devices", "a list of GPU names such as 'NVIDIA H100'",
+                      devices)
     cal = meta["calibrator"]
     n = len(CONFIDENCE_FEATURES)
     if not isinstance(cal, dict) or cal.get("features") != list(CONFIDENCE_FEATURES):
@@ -270,6 +280,14 @@ def _check_metadata(meta_path: Path, meta: dict[str, Any]) -> dict[str, Any]:
     return {"threshold": float(threshold), "within": float(within), "backend": backend,
             "targets": [dict(t, compute_capability=list(t["compute_capability"])) for t in targets],
             "calibrator": ConfidenceCalibrator.from_dict(cal), "model_params": params}
+
+
+def _device_listed(devices: list[str] | None, name: str) -> bool:
+    if not devices:
+        return True  # bundles written before device lists: compute capability alone
+    upper = name.upper()
+    # Logged names vary in detail ("NVIDIA H100" from Helion, "NVIDIA H100 80GB HBM3" from torch)
+    return any(d.upper() in upper or upper in d.upper() for d in devices if d)
 
 
 def _check_version(meta_path: Path, meta: dict[str, Any], key: str, expected: int) -> None:

@@ -62,8 +62,16 @@ class TrainResult:
 
 
 def _targets(ds: Dataset) -> list[dict[str, Any]]:
-    seen = sorted({(g.hw.device_kind, g.hw.compute_capability) for g in ds.groups})
-    return [{"device_kind": kind, "compute_capability": list(cc)} for kind, cc in seen]
+    """One target per (device kind, compute capability), listing the GPUs measured: the adapter
+    fires only on those (a GPU of the same capability but other memory can differ; see
+    ModelBundle.matches)."""
+    devices: dict[tuple[str, tuple[int, int]], set[str]] = {}
+    for g in ds.groups:
+        devices.setdefault((g.hw.device_kind, tuple(g.hw.compute_capability)), set()).add(
+            g.hardware or g.hw.name)
+    return [{"device_kind": kind, "compute_capability": list(cc),
+             "devices": sorted(d for d in names if d)}
+            for (kind, cc), names in sorted(devices.items())]
 
 
 def _versions() -> dict[str, str]:
