@@ -104,6 +104,7 @@ def transfer(bundle: Any, source: Any, target: Any, *, keep: float = 0.95) -> di
 
 
 def main(argv: list[str] | None = None) -> int:
+    from online_plots import transfer_families
     from transfer_common import common_transfer
     from transfer_report import markdown
 
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--min-common", type=int, default=8,
                    help="fewest configs both GPUs measured for a workload to count (default 8)")
     p.add_argument("-o", "--out", type=Path, help="JSON to write (default: print); a Markdown "
-                   "table goes beside it (.md)")
+                   "table (.md) and a per-family plot (_families.png) go beside it")
     args = p.parse_args(argv)
 
     def dataset(paths: list[Path]) -> Any:
@@ -141,7 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n")
-        args.out.with_suffix(".md").write_text(markdown(result))
+        plot = transfer_families(result["common"], ", ".join(result["source_hardware"]),
+                                 ", ".join(result["target_hardware"]),
+                                 args.out.with_name(args.out.stem + "_families.png"))
+        args.out.with_suffix(".md").write_text(markdown(result, plot=plot.name))
     lso = result["common"]["leave_shape_out"]
     brief = {k: result[k] for k in ("target_hardware", "n_target_workloads", "n_matched")}
     brief.update({"common_pairs": result["common"]["n_pairs"],

@@ -68,3 +68,38 @@ def search_curves(items: list[dict[str, Any]], device: str, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path
+
+
+TRANSFER_BARS = (  # (scoring, per-family column, label, colour)
+    ("leave_shape_out", "learned_on_source", "learned on {src} (H100 model)", "#9ecae1"),
+    ("leave_shape_out", "learned_on_target", "same model on {tgt}", "#d62728"),
+    ("joint_leave_shape_out", "learned_on_target", "trained on both, on {tgt}", "#2ca02c"),
+    ("leave_shape_out", "helion_default_target", "Helion default on {tgt}", "#bbbbbb"),
+    ("leave_shape_out", "source_best_replayed", "{src}-best config on {tgt}", "#4c72b0"),
+)
+
+
+def transfer_families(common: dict[str, Any], src: str, tgt: str, path: Path) -> Path:
+    """Per family: the learned pick on both GPUs (unseen shapes), the joint model, Helion's
+    default and the replayed source best, all within the configs both GPUs measured."""
+    bars = [b for b in TRANSFER_BARS if b[0] in common]
+    families = list(common["leave_shape_out"]["per_family"])
+    fig = Figure(figsize=(8, 0.2 * len(families) * len(bars) / 2 + 2.4))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    height = 0.8 / len(bars)
+    for j, (scoring, column, label, colour) in enumerate(bars):
+        per = common[scoring]["per_family"]
+        ys = [i + (j - (len(bars) - 1) / 2) * height for i in range(len(families))]
+        xs = [per.get(f, {}).get(column) or 0.0 for f in families]
+        xs = [0.0 if x != x else x for x in xs]  # NaN (no Helion default tag) draws nothing
+        ax.barh(ys, xs, height=height, color=colour, label=label.format(src=src, tgt=tgt))
+    ax.set_yticks(range(len(families)), families, fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(1.0, color="black", lw=0.8)
+    ax.set_xlabel("speed relative to the fastest config both GPUs measured (geomean per family)")
+    ax.set_title(f"Hardware transfer {src} → {tgt}, unseen shapes", fontsize=10)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path

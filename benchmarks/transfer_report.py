@@ -29,7 +29,7 @@ def _joint_sentence(common: dict[str, Any], src: str, tgt: str) -> list[str]:
             f"{src} model, is what a gate on {tgt} should wait for.", ""]
 
 
-def markdown(result: dict[str, Any]) -> str:
+def markdown(result: dict[str, Any], *, plot: str | None = None) -> str:
     src = ", ".join(result["source_hardware"])
     tgt = ", ".join(result["target_hardware"])
     common = result["common"]
@@ -71,6 +71,7 @@ def markdown(result: dict[str, Any]) -> str:
            "disagree wholesale (rank correlation < 0.5 or every config >3× slower/faster): "
            f"{', '.join(lso['suspect_workloads']) or 'none'}.", "",
            "## Per family (unseen shapes, geomean over workloads)", "",
+           *([f"![per family]({plot})", ""] if plot else []),
            "| family | n | learned on source | learned on target | source best replayed | "
            "Helion default on target |", "|---|---:|---:|---:|---:|---:|"]
     for fam, row in lso["per_family"].items():
