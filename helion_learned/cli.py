@@ -253,7 +253,9 @@ class InspectCommand(Command):
         rows: list[tuple[str, Any]] = [
             ("name", bundle.name), ("backend", bundle.backend),
             ("targets", [f"{t['device_kind']} sm{t['compute_capability'][0]}"
-                         f"{t['compute_capability'][1]}" for t in bundle.targets]),
+                         f"{t['compute_capability'][1]}"
+                         + (f" ({', '.join(t['devices'])} only)" if t.get("devices") else "")
+                         for t in bundle.targets]),
             ("threshold", bundle.threshold), ("within", bundle.within),
             ("schema", meta.get("schema_version")),
             ("feature schema", meta.get("feature_schema_version")),
