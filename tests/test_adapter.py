@@ -215,3 +215,16 @@ def test_broken_prediction_never_fails_the_bind(confident_bundle: Path, caplog) 
     kernel = helion.kernel(K.matmul.fn, static_shapes=True, autotune_effort="none")
     x, y = _matmul_args(32, 16, 32)
     torch.testing.assert_close(kernel(x, y).float(), x.float() @ y.float(), rtol=2e-2, atol=2e-2)
+
+
+def test_inspect_shows_the_device_list(capsys) -> None:
+    import json
+
+    from helion_learned import cli
+
+    shipped = Path(helion_learned.__file__).parent / "models/artifacts/triton/cuda_sm90"
+    assert cli.main(["inspect", str(shipped)]) == 0
+    assert "cuda sm90 (NVIDIA H100 only)" in capsys.readouterr().out
+    assert cli.main(["inspect", str(shipped), "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "NVIDIA H100" in json.dumps(out)
