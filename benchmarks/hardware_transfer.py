@@ -39,10 +39,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # transfer_common, transfer_report
-
-
-def _key(group: Any) -> tuple[str, str, str]:
-    return (group.family, group.input_shapes, group.dtypes)
+from transfer_common import workload_key
 
 
 def transfer(bundle: Any, source: Any, target: Any, *, keep: float = 0.95) -> dict[str, Any]:
@@ -56,7 +53,7 @@ def transfer(bundle: Any, source: Any, target: Any, *, keep: float = 0.95) -> di
         for o in group_outcomes(ds, scores, within=bundle.within):
             g = ds.groups[o.group]
             conf = float(bundle.calibrator.predict(o.conf_features)[0])
-            out[_key(g)] = (o.rel_pick, g, conf)
+            out[workload_key(g)] = (o.rel_pick, g, conf)
         return out
 
     on_target, on_source = picks(target), picks(source)

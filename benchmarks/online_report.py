@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from online_plots import SEED_VARIANTS
 from online_plots import search_curves
 from online_plots import seed_ratios
+from transfer_report import SCORINGS
 
 DEFAULT_OVERHEAD = Path(__file__).resolve().parents[1] / "reports/overhead/bind_overhead_cpu.json"
 GOALS = {  # issue #5 targets: (summary value, comparison, goal)
@@ -244,8 +245,7 @@ def render(summary: dict[str, Any], seed_rows: list[dict[str, Any]],
     return "\n".join(md)
 
 
-TRANSFER_SCORINGS = ("leave_shape_out", "leave_family_out", "in_sample",
-                     "joint_folds_source_only", "joint_leave_shape_out")
+TRANSFER_SCORINGS = tuple(name for name, _ in SCORINGS)  # transfer_report's order
 
 
 def transfer_brief(result: dict[str, Any], source: Path) -> dict[str, Any]:

@@ -145,15 +145,14 @@ def joint_scores(source: Any, target: Any, plist: list[Pair], params: dict[str, 
 
     src = np.full(len(source.y), np.nan)
     tgt = np.full(len(target.y), np.nan)
-    src_key = np.array([hash(workload_key(g)) for g in source.groups])
     by_target = {p.target: p.source for p in plist}
     X = np.concatenate([source.X, target.X])
     y = np.concatenate([source.y, target.y])
     groups = np.concatenate([source.row_group, target.row_group + len(source.groups)])
     for test in folds(target, "leave_shape_out"):
-        keys = {hash(workload_key(target.groups[int(g)])) for g in test}
-        held_src = np.flatnonzero(np.isin(src_key, list(keys)))
-        held = np.concatenate([held_src, test + len(source.groups)])
+        keys = {workload_key(target.groups[int(g)]) for g in test}
+        held_src = [i for i, g in enumerate(source.groups) if workload_key(g) in keys]
+        held = np.concatenate([np.asarray(held_src, dtype=int), test + len(source.groups)])
         train = ~np.isin(groups, held)
         if not with_target:
             train &= groups < len(source.groups)

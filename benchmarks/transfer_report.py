@@ -78,14 +78,13 @@ def markdown(result: dict[str, Any], *, plot: str | None = None) -> str:
         md.append(f"| {fam} | {row['n']} | {_f(row['learned_on_source'])} | "
                   f"{_f(row['learned_on_target'])} | {_f(row['source_best_replayed'])} | "
                   f"{_f(row['helion_default_target'])} |")
-    full = result
     md += ["", "## Each GPU's own config list (shipped bundle, in sample)", "",
-           f"Learned on {tgt} {_f(full['learned']['geomean'])}, on {src} "
-           f"{_f(full['learned_on_source']['geomean'])} (kept {_f(full['kept'])}); "
-           f"{src}-best replayed {_f(full['source_best_replayed']['geomean'])}; Helion default "
-           f"on {tgt} {_f(full['helion_default']['geomean'])}. These lists differ per GPU "
+           f"Learned on {tgt} {_f(result['learned']['geomean'])}, on {src} "
+           f"{_f(result['learned_on_source']['geomean'])} (kept {_f(result['kept'])}); "
+           f"{src}-best replayed {_f(result['source_best_replayed']['geomean'])}; Helion default "
+           f"on {tgt} {_f(result['helion_default']['geomean'])}. These lists differ per GPU "
            f"(the {tgt} rounds replayed about half of each {src} list), so the common-list "
            "numbers above are the comparison to use.", "",
-           f"Gate at the bundle's threshold {_f(full['threshold']['value'])}: coverage "
-           f"{_f(full['threshold']['coverage'])}.", ""]
+           f"Gate at the bundle's threshold {_f(result['threshold']['value'])}: coverage "
+           f"{_f(result['threshold']['coverage'])}.", ""]
     return "\n".join(md)

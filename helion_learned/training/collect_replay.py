@@ -4,8 +4,8 @@ Hardware transfer (issue #5) compares one workload on two GPUs, so the second GP
 same workloads and, as far as possible, the same configs. A replay plan is a JSON file made here
 from collected logs (``helion-learned collect`` output, e.g. ``data/h100``)::
 
-    python -m helion_learned.training.collect_replay data/h100 -o data/h200/replay_plan.json.gz \\
-        --top 8 --sample 40
+    python -m helion_learned.training.collect_replay data/h100 \\
+        -o data/replay_plans/h100_top8_sample40.json.gz --top 8 --sample 40
 
 For each source workload it lists the ``top`` fastest configs measured there plus ``sample``
 others spread over the rest (a deterministic, order-keeping sample: failed configs included, so
@@ -28,26 +28,25 @@ from pathlib import Path
 from typing import Any
 
 REPLAY_SCHEMA = 1
-REPLAY_ORIGIN = "replay"
 Key = tuple[str, tuple[int, ...], str, str]  # family, shape, dtype, backend
 
 
 def _facts_workloads(paths: Iterable[Path]) -> dict[str, dict[str, Any]]:
-    """run_id -> the collector's ``workload`` section, from every facts sidecar under ``paths``."""
+    """run_id -> the collector's ``workload`` section, from every facts sidecar under ``paths``
+    (read like the collector's own resume does)."""
+    from .collect_plan import FAILURES_FILE
+    from .collect_plan import _jsonl_records
+    from .collect_plan import _workload_files
+
     out: dict[str, dict[str, Any]] = {}
     for root in paths:
-        files = [root] if root.is_file() else sorted(
-            [*root.rglob("*.facts.jsonl"), *root.rglob("*.facts.jsonl.gz")])
+        files = [root] if root.is_file() else [
+            f for f in _workload_files(root) if f.name != FAILURES_FILE]
         for path in files:
-            opener = gzip.open if path.suffix == ".gz" else open
-            with opener(path, "rt", encoding="utf-8") as f:
-                for line in f:
-                    if not line.strip():
-                        continue
-                    rec = json.loads(line)
-                    w = rec.get("workload") if isinstance(rec, dict) else None
-                    if isinstance(w, dict) and rec.get("run_id"):
-                        out[str(rec["run_id"])] = w
+            for rec in _jsonl_records(path):
+                w = rec.get("workload")
+                if isinstance(w, dict) and rec.get("run_id"):
+                    out[str(rec["run_id"])] = w
     return out
 
 
