@@ -112,8 +112,10 @@ class LearnedHeuristicBase(AutotunerHeuristic):
                           cls.name, hw.name, hw.cc_tag)
                 return None
             facts = facts_from_env(env, device_ir)
+            extras = helion_candidates(env, device_ir)  # Helion's fragment defaults come first
             pred = cls._predictor.predict(facts, hw, config_spec=env.config_spec, top_k=cls._top_k,
-                                          extra_candidates=helion_candidates(env, device_ir))
+                                          extra_candidates=extras,
+                                          reference=extras[0] if extras else None)
             log.debug("%s: %s confidence=%.3f threshold=%.3f pick=%s (%d candidates, %.1f ms)",
                       cls.name, facts.kernel_name, pred.confidence,
                       cls._predictor.bundle.threshold, pred.configs[:1], pred.n_candidates,

@@ -80,6 +80,12 @@ def _model_params(args: argparse.Namespace) -> dict[str, Any]:
                                           "min_child_weight")}
 
 
+def _add_backend(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", default=None, choices=("triton", "cute"),
+                   help="Helion backend of the logs (default: what their facts say); a model "
+                        "is per backend")
+
+
 def _load_dataset(args: argparse.Namespace, update: Any) -> Any:
     from .training.dataset import build_dataset
     from .training.logs import load_logs
@@ -90,7 +96,7 @@ def _load_dataset(args: argparse.Namespace, update: Any) -> Any:
     if logset.skipped:
         print(f"skipped (--skip-bad): {dict(logset.skipped)}", file=sys.stderr)
     origins = load_origins(logset.files)
-    return build_dataset(logset, origins=origins,
+    return build_dataset(logset, origins=origins, backend=getattr(args, "backend", None),
                          progress=lambda i, n: update("building features", i, n))
 
 
@@ -112,7 +118,7 @@ class TrainCommand(Command):
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         _add_log_args(p)
         p.add_argument("-o", "--output", required=True, help="bundle directory to write")
-        p.add_argument("--backend", default="triton", choices=("triton", "cute"))
+        _add_backend(p)
         _add_model_args(p)
         p.add_argument("--external-memory", metavar="DIR",
                        help="out-of-core: read one log base at a time into feature shards under "
@@ -166,6 +172,7 @@ class EvaluateCommand(Command):
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         _add_log_args(p)
         p.add_argument("-o", "--output", required=True, help="report directory to write")
+        _add_backend(p)
         p.add_argument("--model", help="bundle to evaluate on these (held-out) logs; "
                                        "without it: grouped cross-validation")
         _add_model_args(p)

@@ -14,6 +14,8 @@ import numpy as np
 
 from .config import CONFIG_FEATURES
 from .config import config_columns
+from .cute_config import CUTE_CONFIG_FEATURES
+from .cute_config import cute_columns
 from .derived import DERIVED_FEATURES
 from .derived import derived_columns
 from .derived import hardware_columns
@@ -29,11 +31,14 @@ class FeatureExtractor:
 
     version: int = FEATURE_SCHEMA_VERSION
 
-    def __init__(self) -> None:
+    def __init__(self, *, backend: str = "triton") -> None:
         probe_kernel = kernel_columns(_EMPTY_FACTS)
         probe_hw = hardware_columns(_PROBE_HW)
+        self.backend = backend
+        # Cute configs have knobs triton lacks; they go last so triton's list stays as it was.
+        extra = CUTE_CONFIG_FEATURES if backend == "cute" else ()
         self.feature_names: tuple[str, ...] = (
-            *probe_kernel.keys(), *probe_hw.keys(), *CONFIG_FEATURES, *DERIVED_FEATURES,
+            *probe_kernel.keys(), *probe_hw.keys(), *CONFIG_FEATURES, *DERIVED_FEATURES, *extra,
         )
 
     def transform(self, facts: KernelFacts, hw: HardwareFacts,
@@ -43,6 +48,8 @@ class FeatureExtractor:
         kernel = kernel_columns(facts)
         hardware = hardware_columns(hw)
         cfg = config_columns(facts, configs)
+        if self.backend == "cute":
+            cfg.update(cute_columns(configs))
         derived = derived_columns(facts, hw, cfg)
         out = np.empty((n, len(self.feature_names)), dtype=np.float32)
         with np.errstate(invalid="ignore", over="ignore"):

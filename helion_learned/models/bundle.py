@@ -78,7 +78,7 @@ class ModelBundle:
                 **self.metadata,
                 "schema_version": BUNDLE_SCHEMA_VERSION,
                 "feature_schema_version": FEATURE_SCHEMA_VERSION,
-                "feature_names": list(FeatureExtractor().feature_names),
+                "feature_names": list(FeatureExtractor(backend=self.backend).feature_names),
                 "backend": self.backend,
                 "targets": self.targets,
                 "threshold": self.threshold,
@@ -125,7 +125,8 @@ class ModelBundle:
         meta = _read_metadata(meta_path)
         _check_version(meta_path, meta, "schema_version", BUNDLE_SCHEMA_VERSION)
         _check_version(meta_path, meta, "feature_schema_version", FEATURE_SCHEMA_VERSION)
-        expected_names = list(FeatureExtractor().feature_names)
+        backend = meta.get("backend") if isinstance(meta.get("backend"), str) else "triton"
+        expected_names = list(FeatureExtractor(backend=backend).feature_names)
         names = meta.get("feature_names")
         if names != expected_names:
             got = f"{len(names)} names" if isinstance(names, list) else type(names).__name__

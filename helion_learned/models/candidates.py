@@ -32,6 +32,8 @@ def block_choices(block: BlockFact, kind: str) -> list[int]:
     if kind == "reduction" and block.role == "grid":
         hi = min(hi, 64)  # rows per program
     hi = max(hi, lo)
+    lo = min(lo, next_pow2(max(block.max_size, 1)))  # the floors above never beat a hard maximum
+    hi = max(min(hi, block.max_size), lo)
     values = []
     v = next_pow2(lo)
     while v <= hi:
@@ -96,6 +98,24 @@ def structured_grid(facts: KernelFacts, *, limit: int | None = None, seed: int =
                         if group is not None:
                             cfg["l2_groupings"] = [int(group)] * facts.num_l2_groupings
                         out.append(cfg)
+    if len(out) > max_candidates:
+        out = _spread_sample(out, max_candidates, seed)
+    if limit is not None and len(out) > limit:
+        out = _spread_sample(out, limit, seed)
+    return out
+
+
+def candidate_grid(facts: KernelFacts, *, reference: dict[str, Any] | None = None,
+                   limit: int | None = None, seed: int = 0,
+                   max_candidates: int = MAX_CANDIDATES) -> list[dict[str, Any]]:
+    """The grid for ``facts.backend``: :func:`structured_grid` for triton, the cute grid of
+    :mod:`.cute_candidates` (built on Helion's fragment defaults, ``reference``) for cute."""
+    if facts.backend != "cute":
+        return structured_grid(facts, limit=limit, seed=seed, max_candidates=max_candidates)
+    from .cute_candidates import cute_grid
+
+    per_block = [block_choices(b, facts.kind) for b in facts.blocks]
+    out = cute_grid(facts, reference, per_block, _reduction_loop_choices(facts))
     if len(out) > max_candidates:
         out = _spread_sample(out, max_candidates, seed)
     if limit is not None and len(out) > limit:

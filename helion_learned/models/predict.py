@@ -16,7 +16,7 @@ from ..features.hardware import HardwareFacts
 from ..features.vectorize import FeatureExtractor
 from .bundle import ModelBundle
 from .calibration import confidence_features
-from .candidates import structured_grid
+from .candidates import candidate_grid
 from .candidates import validate
 
 _MAX_VALIDATION_TRIES = 24
@@ -34,7 +34,7 @@ class Prediction:
 class Predictor:
     def __init__(self, bundle: ModelBundle, *, extractor: FeatureExtractor | None = None) -> None:
         self.bundle = bundle
-        self.extractor = extractor or FeatureExtractor()
+        self.extractor = extractor or FeatureExtractor(backend=bundle.backend)
 
     def score(self, facts: KernelFacts, hw: HardwareFacts,
               candidates: Sequence[dict[str, Any]]) -> np.ndarray:
@@ -44,10 +44,12 @@ class Predictor:
         return float(self.bundle.calibrator.predict(confidence_features(scores))[0])
 
     def predict(self, facts: KernelFacts, hw: HardwareFacts, *, config_spec: Any = None,
-                top_k: int = 1, extra_candidates: Sequence[dict[str, Any]] = ()) -> Prediction:
+                top_k: int = 1, extra_candidates: Sequence[dict[str, Any]] = (),
+                reference: dict[str, Any] | None = None) -> Prediction:
+        """``reference``: Helion's fragment defaults for this kernel (the cute grid varies them)."""
         start = time.perf_counter()
         # Extra candidates (Helion's own seeds) stay whole: a re-ranked Helion seed must be that seed.
-        candidates = structured_grid(facts)  # unique by construction
+        candidates = candidate_grid(facts, reference=reference)  # unique by construction
         for extra in map(plain_config, extra_candidates):
             if extra not in candidates:
                 candidates.append(extra)

@@ -54,7 +54,8 @@ def config_list(bound: Any, values: dict[str, Any], facts: Any, seed: int, *,
         origins.append((cid, origin))
         return cid, new
 
-    fragment_id, _ = add(cs.autotune_reference_config(), "default", "default")
+    reference = cs.autotune_reference_config()
+    fragment_id, _ = add(reference, "default", "default")
     seed_ids = [add(cfg, origin, "heuristic")[0] for cfg, origin in seed_origins(bound, values)]
     promoted_by = None
     if getattr(cs, "compiler_default_config", None) is not None:
@@ -79,7 +80,12 @@ def config_list(bound: Any, values: dict[str, Any], facts: Any, seed: int, *,
             continue
         got += add(config, "random", "random")[1]
     random.setstate(state)
-    for partial in grid(facts, n_grid, seed):
+    try:
+        grid_configs = grid(facts, n_grid, seed, reference=dict(reference.config))
+    except Exception as e:  # a grid bug must not cost the workload's other measurements
+        invalid[f"grid:{type(e).__name__}"] += 1
+        grid_configs = []
+    for partial in grid_configs:
         add(partial, "grid", "grid")
     first_origin: dict[str, str] = {}
     for cid, origin in origins:
@@ -122,15 +128,19 @@ def seed_origins(bound: Any, values: dict[str, Any]) -> list[tuple[Any, str]]:
     return out + [(c, fallback) for c in seeds if repr(c) not in seen]  # only fill gaps
 
 
-def grid(facts: Any, limit: int, seed: int) -> list[dict[str, Any]]:
-    """``limit`` partial configs from our structured grid (a plain fallback without models)."""
+def grid(facts: Any, limit: int, seed: int, *,
+         reference: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """``limit`` configs from the grid the adapter ranks (a plain fallback without models).
+
+    ``reference``: Helion's fragment defaults, which the cute grid varies (see
+    :mod:`helion_learned.models.cute_candidates`)."""
     if limit <= 0:
         return []
     try:
-        from ..models.candidates import structured_grid
+        from ..models.candidates import candidate_grid
     except ImportError:  # the model package is optional for collection
         return _fallback_grid(facts, limit, seed)
-    return structured_grid(facts, limit=limit, seed=seed)
+    return candidate_grid(facts, reference=reference, limit=limit, seed=seed)
 
 
 def _fallback_grid(facts: Any, limit: int, seed: int) -> list[dict[str, Any]]:

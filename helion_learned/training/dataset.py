@@ -47,6 +47,7 @@ class Dataset:
     row_group: np.ndarray  # row -> index into groups
     feature_names: tuple[str, ...]
     dropped: dict[str, int]
+    backend: str = "triton"  # the Helion backend of the logs (it picks the feature list)
 
     def rows(self, g: int) -> np.ndarray:
         """Row indices of group ``g``, ascending (same as ``flatnonzero(row_group == g)``)."""
@@ -112,10 +113,30 @@ def group_from_workload(w: Workload,
     )
 
 
+def logs_backend(logset: LogSet) -> str:
+    """The Helion backend the logs were collected with (``triton`` when they do not say)."""
+    backends = {w.facts.backend for w in logset.workloads if w.facts is not None}
+    if len(backends) > 1:
+        raise ValueError(f"the logs mix Helion backends {sorted(backends)}; a model is per "
+                         "backend: train on one backend's log folders at a time")
+    return backends.pop() if backends else "triton"
+
+
 def build_dataset(logset: LogSet, *, extractor: FeatureExtractor | None = None,
+                  backend: str | None = None,
                   origins: dict[tuple[str, str], str] | None = None,
                   progress: Callable[[int, int], None] | None = None) -> Dataset:
-    extractor = extractor or FeatureExtractor()
+    """Feature matrix of every usable workload. ``backend`` (default: what the logs say) picks the
+    feature list; asking for one the logs were not collected with is refused."""
+    found = logs_backend(logset)
+    if backend is not None and backend != found:
+        raise ValueError(f"the logs were collected with Helion's {found!r} backend, not "
+                         f"{backend!r}; pass --backend {found} (or point at {backend} logs)")
+    if extractor is not None and extractor.backend != found:
+        raise ValueError(f"the logs were collected with Helion's {found!r} backend, but the "
+                         f"feature extractor is for {extractor.backend!r}; train one backend "
+                         "at a time (--backend)")
+    extractor = extractor or FeatureExtractor(backend=found)
     groups: list[Group] = []
     dropped: dict[str, int] = {}
     blocks_X: list[np.ndarray] = []
@@ -137,4 +158,4 @@ def build_dataset(logset: LogSet, *, extractor: FeatureExtractor | None = None,
     X = np.concatenate(blocks_X) if blocks_X else np.empty((0, n_features), np.float32)
     y = np.concatenate(blocks_y) if blocks_y else np.empty(0)
     g = np.concatenate(blocks_g) if blocks_g else np.empty(0, dtype=int)
-    return Dataset(groups, X, y, g.astype(int), extractor.feature_names, dropped)
+    return Dataset(groups, X, y, g.astype(int), extractor.feature_names, dropped, found)

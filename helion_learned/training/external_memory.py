@@ -284,12 +284,12 @@ class LogStream:
         row_group = (np.concatenate([np.full(len(item[4]), i) for i, item in enumerate(items)])
                      if items else np.empty(0, dtype=int)).astype(int)
         return Dataset(groups, X, y, row_group, self.extractor.feature_names,
-                       dict(self.summary.dropped))
+                       dict(self.summary.dropped), self.extractor.backend)
 
 
 def train_bundle_external(paths: Iterable[str | os.PathLike[str]],
                           cache_dir: str | os.PathLike[str], *, skip_bad: bool = False,
-                          cv_workloads: int = 2000, backend: str = "triton",
+                          cv_workloads: int = 2000, backend: str | None = None,
                           params: dict[str, Any] | None = None, within: float = 0.05,
                           wrong_budget: float = 0.05, n_jobs: int = 2, seed: int = 0,
                           progress: Progress | None = None) -> Any:
@@ -302,7 +302,8 @@ def train_bundle_external(paths: Iterable[str | os.PathLike[str]],
     from .train import train_bundle
 
     start = time.perf_counter()
-    stream = LogStream(paths, skip_bad=skip_bad, cv_workloads=cv_workloads, progress=progress)
+    stream = LogStream(paths, skip_bad=skip_bad, cv_workloads=cv_workloads, progress=progress,
+                       extractor=FeatureExtractor(backend=backend or "triton"))
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="helion_learned_shards_", dir=cache_dir))

@@ -86,7 +86,7 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def train_bundle(ds: Dataset, *, backend: str = "triton", params: dict[str, Any] | None = None,
+def train_bundle(ds: Dataset, *, backend: str | None = None, params: dict[str, Any] | None = None,
                  within: float = 0.05, wrong_budget: float = 0.05, n_jobs: int = 2,
                  seed: int = 0, progress: Progress | None = None,
                  fit_final: Callable[[dict[str, Any]], CostModel] | None = None) -> TrainResult:
@@ -95,6 +95,10 @@ def train_bundle(ds: Dataset, *, backend: str = "triton", params: dict[str, Any]
 
     ``fit_final(params)``, when given, fits the final model instead of ``CostModel(**params)
     .fit(ds...)`` (external-memory training: see :mod:`.external_memory`)."""
+    backend = backend or ds.backend
+    if backend != ds.backend:
+        raise ValueError(f"the dataset holds {ds.backend!r} logs, not {backend!r}; pass "
+                         f"--backend {ds.backend}")
     if len(ds.groups) < 4:
         raise ValueError(f"training needs at least 4 workloads with 2+ successful configs; got "
                          f"{len(ds.groups)} (dropped: {ds.dropped}). Collect more logs.")
