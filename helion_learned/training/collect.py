@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import collect_plan as cp
 from .collect_options import FAULT_ENV
 from .collect_options import Options
 from .collect_options import env
@@ -118,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replay", type=Path,
                    help="replay plan (python -m helion_learned.training.collect_replay): collect "
                         "only its workloads and also measure its configs (hardware transfer)")
+    p.add_argument("--max-shape-product", action="append", default=[], metavar="GLOB=PRODUCT",
+                   type=cp.parse_size_cap,
+                   help="skip shapes of families matching GLOB whose dims multiply past PRODUCT "
+                        "(repeatable), e.g. '*matmul*=5e9'")
     p.add_argument("--workload-timeout-s", type=float, default=300.0,
                    help="with --devices: restart a child stuck this long on one workload")
     # Internal: a child process of --devices.
@@ -143,6 +148,7 @@ def options_from_args(ns: argparse.Namespace) -> Options:
         seed=ns.seed, precompile=ns.precompile, precompile_jobs=ns.precompile_jobs,
         benchmark_subprocess=ns.benchmark_subprocess, workload_timeout_s=ns.workload_timeout_s,
         procs_per_device=ns.procs_per_device, backend=ns.backend, replay=ns.replay,
+        max_shape_product=list(ns.max_shape_product),
     )
 
 

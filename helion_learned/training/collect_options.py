@@ -54,6 +54,9 @@ class Options:
     workload_timeout_s: float = 300.0
     backend: str = "triton"  # Helion backend: triton | cute (cute needs nvidia-cutlass-dsl)
     procs_per_device: int = 1  # >1: that many children per GPU, timings serialized by a lock
+    # (family glob, cap): skip shapes whose dims multiply past cap (∝ a matmul's FLOPs). Cute
+    # matmuls of 4096×11008×4096 ran one config for over 300 s on the H200 (scalar paths).
+    max_shape_product: list[tuple[str, float]] = dataclasses.field(default_factory=list)
     replay: Path | None = None  # replay plan: only its workloads, plus its configs (collect_replay)
 
 
@@ -95,6 +98,8 @@ def plan_items(opts: Options, hardware: str) -> tuple[list[cp.WorkItem], int]:
 
     families = cp.select_families(SUITE, opts.families)
     pairs = [(sk.family, shape) for sk, shape in workloads(families, tiny=opts.tiny)]
+    if opts.max_shape_product:
+        pairs = [p for p in pairs if not cp.over_size_cap(p, opts.max_shape_product)]
     if opts.replay is not None:  # only the plan's workloads (of the selected families)
         from .collect_replay import load_plan
 

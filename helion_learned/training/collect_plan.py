@@ -9,11 +9,13 @@ GPU context is not retried forever). A facts record whose finite search was cut 
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import fnmatch
 import gzip
 import hashlib
 import json
+import math
 import random
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -119,6 +121,26 @@ def select_families(all_families: Iterable[str], patterns: Iterable[str] | None)
             raise KeyError(f"no suite family matches {pattern!r}; known: {sorted(names)}")
         chosen.extend(h for h in hits if h not in chosen)
     return chosen
+
+
+def over_size_cap(pair: tuple[str, tuple[int, ...]], caps: Iterable[tuple[str, float]]) -> bool:
+    """Whether ``(family, shape)``'s dims multiply past the cap of a glob matching the family."""
+    family, shape = pair
+    product = math.prod(int(d) for d in shape)
+    return any(fnmatch.fnmatchcase(family, glob) and product > cap for glob, cap in caps)
+
+
+def parse_size_cap(text: str) -> tuple[str, float]:
+    """``GLOB=PRODUCT`` (e.g. ``*matmul*=5e9``) → (glob, cap); errors say what was expected."""
+    glob, sep, value = text.partition("=")
+    try:
+        cap = float(value)
+    except ValueError:
+        cap = float("nan")
+    if not sep or not glob or not cap > 0:
+        raise argparse.ArgumentTypeError(
+            f"expected FAMILY_GLOB=PRODUCT such as '*matmul*=5e9', got {text!r}")
+    return glob, cap
 
 
 def interleave(pairs: list[tuple[str, tuple[int, ...]]], seed: int) -> list[tuple[str, tuple[int, ...]]]:
