@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the shipped default: set up .venv, train the triton cost model on the bundled
-# H100 dataset (data/h100), and regenerate the offline evaluation report (reports/triton_sm90/).
+# H100 dataset (data/h100) and the cute one on the H200 cute dataset (data/h200_cute), and
+# regenerate both offline evaluation reports (reports/triton_sm90/, reports/cute_sm90/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -11,4 +12,7 @@ helion-learned train "$DATA" --backend triton -o build/triton_sm90
 helion-learned inspect build/triton_sm90
 helion-learned evaluate "$DATA" -o reports/triton_sm90 --data-note "$NOTE" \
   --experiments reports/triton_sm90/experiments.json
-echo "report: reports/triton_sm90/report.md (HTML: reports/triton_sm90/report.html)"
+CUTE_NOTE="Real measurements: Helion autotune logs collected with Helion's cute backend on an NVIDIA H200 (see data/README.md); every number below comes from them."
+helion-learned train data/h200_cute --backend cute -o build/cute_sm90
+helion-learned evaluate data/h200_cute --backend cute -o reports/cute_sm90 --data-note "$CUTE_NOTE"
+echo "reports: reports/triton_sm90/report.md, reports/cute_sm90/report.md (HTML beside them)"

@@ -21,10 +21,13 @@ _ROLE_CAP = {"m": 256, "n": 256, "k": 128, "reduction": 1024, "grid": 1024, "loo
 _MAX_VALUES_PER_BLOCK = 5
 
 
-def block_choices(block: BlockFact, kind: str) -> list[int]:
-    """Powers of two this block may take, thinned to a few spread values (largest kept)."""
+def block_choices(block: BlockFact, kind: str, *, cap: int | None = None) -> list[int]:
+    """Powers of two this block may take, thinned to a few spread values (largest kept).
+
+    ``cap``: the largest tile to offer (default: per role, :data:`_ROLE_CAP`)."""
     lo = max(block.min_size, block.autotuner_min, 1)
-    hi = min(block.max_size, next_pow2(block.size_hint), _ROLE_CAP.get(block.role, 1024))
+    cap = cap if cap is not None else _ROLE_CAP.get(block.role, 1024)
+    hi = min(block.max_size, next_pow2(block.size_hint), cap)
     if kind == "matmul" and block.role in ("m", "n", "k"):
         lo = max(lo, 16)  # tensor-core tiles: smaller never wins on Hopper-class GPUs
     if kind == "matmul" and block.role == "grid":
@@ -112,9 +115,13 @@ def candidate_grid(facts: KernelFacts, *, reference: dict[str, Any] | None = Non
     :mod:`.cute_candidates` (built on Helion's fragment defaults, ``reference``) for cute."""
     if facts.backend != "cute":
         return structured_grid(facts, limit=limit, seed=seed, max_candidates=max_candidates)
+    from .cute_candidates import CUTE_CONTIGUOUS_CAP
+    from .cute_candidates import contiguous_block
     from .cute_candidates import cute_grid
 
-    per_block = [block_choices(b, facts.kind) for b in facts.blocks]
+    contig = contiguous_block(facts) if facts.kind == "pointwise" else None
+    per_block = [block_choices(b, facts.kind, cap=CUTE_CONTIGUOUS_CAP if i == contig else None)
+                 for i, b in enumerate(facts.blocks)]
     out = cute_grid(facts, reference, per_block, _reduction_loop_choices(facts))
     if len(out) > max_candidates:
         out = _spread_sample(out, max_candidates, seed)

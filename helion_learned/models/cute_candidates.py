@@ -24,9 +24,13 @@ from ..features.facts import KernelFacts
 _VECTOR_BYTES = 16  # widest vector load per thread
 _THREADS = (32, 1024)  # num_threads a tile may ask for
 _EVICTIONS = ("", "l2_last")
+# Pointwise tiles on the contiguous axis go up to 4096: Helion's cute_pointwise_vec seeds of
+# 2048-4096 elements (16-byte vectors × 256-512 threads) were the fastest measured add, concat and
+# embedding configs on the H200, and a grid capped at 1024 reached 0.22-0.48 of them.
+CUTE_CONTIGUOUS_CAP = 4096
 
 
-def _contiguous_block(facts: KernelFacts) -> int | None:
+def contiguous_block(facts: KernelFacts) -> int | None:
     """Index of the stride-1 grid (or n) block, the longest if several (an embedding's row axis is
     "contiguous" too, but one row long): the one vector widths and threads apply to."""
     for want in ("grid", "n"):
@@ -68,7 +72,7 @@ def cute_grid(facts: KernelFacts, reference: dict[str, Any] | None,
     base = {str(k): v for k, v in reference.items()}
     widths = list(base.get("cute_vector_widths") or [])
     n_loads = len(base.get("load_eviction_policies") or [])
-    contig = _contiguous_block(facts)
+    contig = contiguous_block(facts)
     matmul = facts.kind == "matmul"
     reducing = bool(facts.num_reduction_loops)
     vary_threads = not matmul and not reducing and contig is not None
