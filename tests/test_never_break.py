@@ -82,8 +82,9 @@ def _train(n_features: int = len(NAMES), *, names: list[str] | None = NAMES, see
 
 def make_bundle(path: Path, *, backend: str = "triton", cc: tuple[int, int] = (9, 0),
                 threshold: float = 0.0) -> Path:
-    model = _train()
-    X = np.random.RandomState(1).randn(240, len(NAMES)).astype(np.float32)
+    names = list(FeatureExtractor(backend=backend).feature_names)  # cute has more columns
+    model = _train(len(names), names=names)
+    X = np.random.RandomState(1).randn(240, len(names)).astype(np.float32)
     feats = np.stack([confidence_features(model.score(X[i * 20:(i + 1) * 20])) for i in range(12)])
     calibrator = ConfidenceCalibrator().fit(feats, np.arange(12) % 2 == 0)
     ModelBundle(model=model, calibrator=calibrator, backend=backend,
