@@ -221,14 +221,13 @@ def test_cute_columns_follow_triton_list_on_recorded_cute_configs(cute_logs: Log
                 for j, name in enumerate(CUTE_CONFIG_FEATURES)}
     for j, name in enumerate(CUTE_CONFIG_FEATURES):  # threads: NaN = Helion picks the count
         assert name == "cfg_cute_threads_log2" or np.isfinite(cols[:, j]).all(), name
-    assert len(distinct["cfg_cute_vector_log2"]) > 2
-    assert len(distinct["cfg_cute_threads_log2"]) > 2
+    assert len(distinct["cfg_cute_vector_log2"]) > 2 and len(distinct["cfg_cute_threads_log2"]) > 2
     assert {0.0, 1.0} <= distinct["cfg_cute_evict_last"]
     assert distinct["cfg_cute_collective_mma"] == {0.0, 1.0}
 
 
 # -- datasets, training, bundles ------------------------------------------------------------------
-def test_cute_dataset_knows_its_backend(cute_logs: LogSet, cute_ds: Dataset) -> None:
+def test_dataset_backend_comes_from_the_logs(cute_logs: LogSet, cute_ds: Dataset) -> None:
     assert logs_backend(cute_logs) == "cute" and cute_ds.backend == "cute"
     assert cute_ds.feature_names == FeatureExtractor(backend="cute").feature_names
     assert cute_ds.X.shape == (len(cute_ds.y), len(cute_ds.feature_names))
@@ -239,15 +238,11 @@ def test_cute_dataset_knows_its_backend(cute_logs: LogSet, cute_ds: Dataset) -> 
         build_dataset(cute_logs, extractor=FeatureExtractor())
     with pytest.raises(ValueError, match="--backend cute"):
         train_bundle(cute_ds, backend="triton")
-
-
-def test_mixed_backend_logs_are_refused() -> None:
-    mixed = load_logs([CUTE_LOGS, H100_BASE])
+    mixed = load_logs([CUTE_LOGS, H100_BASE])  # + one H100 triton log base
     assert {w.facts.backend for w in mixed.workloads} == {"cute", "triton"}
-    with pytest.raises(ValueError, match="mix Helion backends"):
-        logs_backend(mixed)
-    with pytest.raises(ValueError, match="mix Helion backends"):
-        build_dataset(mixed)
+    for refuse in (logs_backend, build_dataset):
+        with pytest.raises(ValueError, match="mix Helion backends"):
+            refuse(mixed)
     assert logs_backend(load_logs([H100_BASE])) == "triton"
 
 
@@ -272,11 +267,9 @@ def test_cute_bundle_round_trip(cute_bundle_path: Path, tmp_path: Path) -> None:
         ModelBundle.load(edited)
 
 
-@pytest.mark.parametrize(("kernel", "shapes"), [
-    ("add", "[(4096, 4096), (4096, 4096)]"),
-    ("matmul", "[(1, 4096), (4096, 4096)]"),
-    ("row_sum", "[(1000, 3000)]"),
-])
+@pytest.mark.parametrize(("kernel", "shapes"), [("add", "[(4096, 4096), (4096, 4096)]"),
+                                              ("matmul", "[(1, 4096), (4096, 4096)]"),
+                                              ("row_sum", "[(1000, 3000)]")])
 def test_cute_predictor_ranks_cute_configs(kernel: str, shapes: str, cute_logs: LogSet,
                                            fragment_default: dict[str, dict],
                                            cute_bundle_path: Path) -> None:
@@ -291,8 +284,7 @@ def test_cute_predictor_ranks_cute_configs(kernel: str, shapes: str, cute_logs: 
     assert len(pred.configs) == 5 and pred.configs == again.configs and pred.scores == again.scores
     assert pred.scores == sorted(pred.scores, reverse=True)
     for cfg in pred.configs:
-        assert cfg in grid or cfg == ref
-        assert "cute_vector_widths" in cfg and "num_warps" not in cfg
+        assert (cfg in grid or cfg == ref) and "cute_vector_widths" in cfg and "num_warps" not in cfg
         assert all(_plain(v) for v in cfg.values()), cfg
     assert 0.0 <= pred.confidence <= 1.0
 
