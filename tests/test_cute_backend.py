@@ -185,9 +185,6 @@ def test_matmul_grid_configs_measured_on_h200_are_still_ranked(
     assert n_checked >= 150
 
 
-@pytest.mark.xfail(strict=True, reason="cute_candidates.contiguous_block picks the longest "
-                   "contiguous block, which for embeddings with more indices than the embedding "
-                   "dim is the gathered index axis, not the embedding dim the measured best used")
 def test_embedding_grid_vectorizes_the_embedding_dim(cute_logs: LogSet,
                                                      fragment_default: dict[str, dict]) -> None:
     for w in (w for w in cute_logs.workloads if w.kernel_name == "embedding"):
@@ -246,8 +243,6 @@ def test_dataset_backend_comes_from_the_logs(cute_logs: LogSet, cute_ds: Dataset
     assert logs_backend(load_logs([H100_BASE])) == "triton"
 
 
-@pytest.mark.xfail(strict=True, reason="Dataset.subset (training/dataset.py) does not pass "
-                   "backend on, so a cute dataset's subset claims backend='triton'")
 def test_dataset_subset_keeps_backend(cute_ds: Dataset) -> None:
     sub = cute_ds.subset([0, 1, 2, 3])
     assert sub.feature_names == cute_ds.feature_names and sub.backend == "cute"

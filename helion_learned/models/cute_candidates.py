@@ -15,6 +15,7 @@ per load). The collector and the adapter both have that reference, so they build
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Sequence
 from typing import Any
@@ -31,12 +32,14 @@ CUTE_CONTIGUOUS_CAP = 4096
 
 
 def contiguous_block(facts: KernelFacts) -> int | None:
-    """Index of the stride-1 grid (or n) block, the longest if several (an embedding's row axis is
-    "contiguous" too, but one row long): the one vector widths and threads apply to."""
+    """Index of the stride-1 grid (or n) block, the innermost (last) if several: the one vector
+    widths and threads apply to. An embedding's index axis is marked contiguous too (the index
+    tensor is 1-D), but the fastest measured embedding configs all vectorized the embedding
+    dimension, which comes last."""
     for want in ("grid", "n"):
         found = [i for i, b in enumerate(facts.blocks) if b.role == want and b.contiguous]
         if found:
-            return max(found, key=lambda i: (facts.blocks[i].size_hint, i))
+            return found[-1]
     return None
 
 
@@ -96,7 +99,7 @@ def cute_grid(facts: KernelFacts, reference: dict[str, Any] | None,
         for vector, loop, collective in itertools.product(vectors, loops or [None], collectives):
             for threads in _thread_choices(tile, vector) if vary_threads else [None]:
                 for evict in _EVICTIONS if n_loads else [None]:
-                    cfg = dict(base)
+                    cfg = copy.deepcopy(base)  # no list shared between candidates
                     cfg["block_sizes"] = sizes
                     if widths:
                         w = [1] * len(widths)

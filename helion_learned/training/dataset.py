@@ -72,7 +72,7 @@ class Dataset:
         mask = np.isin(self.row_group, keep)
         row_group = np.searchsorted(keep, self.row_group[mask]).astype(int)  # old id -> new id
         return Dataset([self.groups[i] for i in keep], self.X[mask], self.y[mask], row_group,
-                       self.feature_names, dict(self.dropped))
+                       self.feature_names, dict(self.dropped), self.backend)
 
     @property
     def families(self) -> np.ndarray:
