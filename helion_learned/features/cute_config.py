@@ -18,24 +18,19 @@ def _share(values: Any, test: Any) -> float:
     return sum(1 for v in items if test(v)) / len(items) if items else 0.0
 
 
-def _log2_max(values: Any) -> float:
-    items = [int(v) for v in values if isinstance(v, (int, float)) and v] if isinstance(
-        values, (list, tuple)) else []
-    return math.log2(max(items)) if items and max(items) > 0 else float("nan")
-
-
-def _log2_prod(values: Any) -> float:
+def _log2_of(values: Any, reduce: Any) -> float:
+    """log2 of ``reduce`` over the positive numbers in a list (NaN when there are none)."""
     items = [int(v) for v in values if isinstance(v, (int, float)) and v > 0] if isinstance(
         values, (list, tuple)) else []
-    return math.log2(math.prod(items)) if items else float("nan")
+    return math.log2(reduce(items)) if items else float("nan")
 
 
 _COLUMNS: dict[str, Any] = {
     # 16-byte vectors on the contiguous axis are what the fastest H200 pointwise configs used.
-    "cfg_cute_vector_log2": lambda c: _log2_max(c.get("cute_vector_widths") or [1]),
+    "cfg_cute_vector_log2": lambda c: _log2_of(c.get("cute_vector_widths") or [1], max),
     # Threads of a CTA: num_threads has one entry per block and they multiply (0 = Helion picks
     # that one; all 0 or absent = NaN).
-    "cfg_cute_threads_log2": lambda c: _log2_prod(c.get("num_threads") or []),
+    "cfg_cute_threads_log2": lambda c: _log2_of(c.get("num_threads") or [], math.prod),
     "cfg_cute_evict_last": lambda c: _share(c.get("load_eviction_policies"),
                                             lambda v: "last" in str(v)),
     "cfg_cute_evict_first": lambda c: _share(c.get("load_eviction_policies"),

@@ -34,9 +34,8 @@ def block_choices(block: BlockFact, kind: str, *, cap: int | None = None) -> lis
         hi = min(hi, 4)  # batch axes: one or a few batch entries per program
     if kind == "reduction" and block.role == "grid":
         hi = min(hi, 64)  # rows per program
-    hi = max(hi, lo)
     lo = min(lo, next_pow2(max(block.max_size, 1)))  # the floors above never beat a hard maximum
-    hi = max(min(hi, block.max_size), lo)
+    hi = max(hi, lo)
     values = []
     v = next_pow2(lo)
     while v <= hi:

@@ -89,7 +89,7 @@ def cute_grid(facts: KernelFacts, reference: dict[str, Any] | None,
     out: list[dict[str, Any]] = []
     for sizes in itertools.product(*per_block) if per_block else [()]:
         sizes = [int(s) for s in sizes]
-        tile = sizes[contig] if contig is not None and contig < len(sizes) else 1
+        tile = sizes[contig] if contig is not None else 1
         if vector_slot is None or vector_slot >= len(widths):
             vectors = [1]
         elif vector_slot != contig:  # a reduction dimension: its extent is not a block size
@@ -106,7 +106,7 @@ def cute_grid(facts: KernelFacts, reference: dict[str, Any] | None,
                         if vector_slot is not None and vector_slot < len(w):
                             w[vector_slot] = int(vector)
                         cfg["cute_vector_widths"] = w
-                    if threads is not None and contig is not None:
+                    if threads is not None:  # only offered where contig is known
                         nt = [0] * len(sizes)
                         nt[contig] = int(threads)
                         cfg["num_threads"] = nt

@@ -129,13 +129,10 @@ def build_dataset(logset: LogSet, *, extractor: FeatureExtractor | None = None,
     """Feature matrix of every usable workload. ``backend`` (default: what the logs say) picks the
     feature list; asking for one the logs were not collected with is refused."""
     found = logs_backend(logset)
-    if backend is not None and backend != found:
-        raise ValueError(f"the logs were collected with Helion's {found!r} backend, not "
-                         f"{backend!r}; pass --backend {found} (or point at {backend} logs)")
-    if extractor is not None and extractor.backend != found:
-        raise ValueError(f"the logs were collected with Helion's {found!r} backend, but the "
-                         f"feature extractor is for {extractor.backend!r}; train one backend "
-                         "at a time (--backend)")
+    for asked in (backend, extractor.backend if extractor is not None else None):
+        if asked is not None and asked != found:
+            raise ValueError(f"the logs were collected with Helion's {found!r} backend, not "
+                             f"{asked!r}; pass --backend {found} (or point at {asked} logs)")
     extractor = extractor or FeatureExtractor(backend=found)
     groups: list[Group] = []
     dropped: dict[str, int] = {}
