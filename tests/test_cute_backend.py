@@ -200,7 +200,7 @@ def test_cute_columns_follow_triton_list_on_recorded_cute_configs(cute_logs: Log
     assert FeatureExtractor(backend="triton").feature_names == triton.feature_names
     assert cute.feature_names == (*triton.feature_names, *CUTE_CONFIG_FEATURES)
     n = len(triton.feature_names)
-    assert n == 89 and set(CONFIG_FEATURES) <= set(triton.feature_names)
+    assert n == 90 and set(CONFIG_FEATURES) <= set(triton.feature_names)
     col = {name: j for j, name in enumerate(cute.feature_names)}
     blocks = []
     for w in cute_logs.workloads:

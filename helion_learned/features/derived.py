@@ -6,7 +6,9 @@ import math
 
 import numpy as np
 
+from .config import next_pow2
 from .config import slot_assignment
+from .contiguity import contiguous_axis
 from .facts import OP_CATEGORIES
 from .facts import KernelFacts
 from .hardware import HardwareFacts
@@ -151,14 +153,29 @@ def derived_columns(facts: KernelFacts, hw: HardwareFacts,
     bytes_per_program = total_bytes / programs if total_bytes else np.full(n, np.nan)
     out["d_bytes_per_program_log2"] = np.log2(bytes_per_program)
     out["d_bytes_per_thread_log2"] = np.log2(bytes_per_program / (warps * 32.0))
+    out["d_contig_tile_bytes_log2"] = _contig_tile_bytes_log2(facts, cfg)
     out["d_mem_time_us_log2"] = (np.full(n, _log2(total_bytes / (hw.mem_bw_tbs * 1e6)))
                                  if total_bytes and hw.mem_bw_tbs == hw.mem_bw_tbs else np.full(n, np.nan))
     return out
+
+
+def _contig_tile_bytes_log2(facts: KernelFacts, cfg: dict[str, np.ndarray]) -> np.ndarray:
+    """Bytes a tile spans along the main input's stride-1 axis: how well each load coalesces."""
+    n = cfg["_blocks"].shape[0]
+    axis = contiguous_axis(facts)
+    if axis is None:
+        return np.full(n, np.nan)
+    full = float(next_pow2(axis.extent))
+    if axis.block is not None:
+        tile = cfg["_blocks"][:, axis.block]
+    else:  # persistent reduction: the whole (padded) extent; looped: the loop's chunk
+        tile = np.where(np.isnan(cfg["_red_block"]), full, cfg["_red_block"])
+    return np.log2(np.minimum(tile, full) * axis.itemsize)
 
 
 DERIVED_FEATURES = (
     "d_programs_log2", "d_waves_log2", "d_last_wave_fill", "d_tile_log2",
     "d_elems_per_thread_log2", "d_padding_waste", "d_smem_kb", "d_smem_over_capacity",
     "d_acc_regs_per_thread", "d_k_iters_log2", "d_tile_reuse", "d_bytes_per_program_log2",
-    "d_bytes_per_thread_log2", "d_mem_time_us_log2",
+    "d_bytes_per_thread_log2", "d_mem_time_us_log2", "d_contig_tile_bytes_log2",
 )

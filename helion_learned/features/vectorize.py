@@ -23,7 +23,7 @@ from .derived import kernel_columns
 from .facts import KernelFacts
 from .hardware import HardwareFacts
 
-FEATURE_SCHEMA_VERSION = 1
+FEATURE_SCHEMA_VERSION = 2
 
 
 class FeatureExtractor:

@@ -101,6 +101,9 @@ class GroupOutcome:
     kendall_tau: float
     conf_features: np.ndarray
     hit: bool  # pick within `within` of the best
+    # The pick among the configs of the kinds the adapter ranks at bind time (our grid and
+    # Helion's own configs; not random ones): NaN when the log has no origins.
+    rel_bind_pick: float = math.nan
 
 
 def group_outcomes(ds: Dataset, scores: np.ndarray, *, within: float = 0.05) -> list[GroupOutcome]:
@@ -116,12 +119,23 @@ def group_outcomes(ds: Dataset, scores: np.ndarray, *, within: float = 0.05) -> 
         pick = int(order[0])
         rel = group.rel
         tau = kendalltau(s, rel).statistic if len(rel) > 2 else math.nan
+        bind = np.flatnonzero([_bind_time_kind(o) for o in group.origins])
         out.append(GroupOutcome(
             group=gi, family=group.family, pick=pick, rel_pick=float(rel[pick]),
             rel_top5=float(np.max(rel[order[:5]])), kendall_tau=float(tau),
             conf_features=confidence_features(s), hit=bool(rel[pick] >= 1 / (1 + within)),
+            rel_bind_pick=float(rel[bind[np.argmax(s[bind])]]) if bind.size else math.nan,
         ))
     return out
+
+
+_BIND_TIME_TAGS = {"grid", "default", "helion_default", "helion_effective_default",
+                   "heuristic_rank0"}
+
+
+def _bind_time_kind(origin: str) -> bool:
+    """A config of a kind the adapter ranks at bind time (see training.origins for the tags)."""
+    return any(t in _BIND_TIME_TAGS or t.startswith("heuristic:") for t in origin.split("|"))
 
 
 # -- baselines ------------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ def _group_rows(ds: Dataset, outcomes: list[GroupOutcome], conf: np.ndarray,
                 "nearest_neighbour": nn.get(o.group, math.nan),
                 "oracle": 1.0,
             },
+            "learned_bind_time": o.rel_bind_pick,
         })
     return rows
 
@@ -83,6 +84,10 @@ def _summaries(rows: list[dict[str, Any]]) -> dict[str, Any]:
         per_family[fam] = {m: summarize([r["rel"][m] for r in fam_rows]) for m in METHODS}
     both = [r for r in rows if r["rel"]["helion_heuristic"] == r["rel"]["helion_heuristic"]]
     overall["learned_where_heuristic_fires"] = summarize([r["rel"]["learned"] for r in both])
+    # What a user gets at bind time: the adapter ranks our grid and Helion's configs, not the
+    # random ones the logs also measured (NaN rows, logs without origins, are dropped).
+    overall["learned_bind_time_candidates"] = summarize([r.get("learned_bind_time", math.nan)
+                                                         for r in rows])
     return {"overall": overall, "per_family": per_family}
 
 

@@ -89,6 +89,9 @@ def summary_json(result: Mapping[str, Any]) -> dict[str, Any]:
             return None
         s = (p.get("overall") or {}).get("learned") or {}
         out = {k: s.get(k, math.nan) for k in keys}
+        bind = (p.get("overall") or {}).get("learned_bind_time_candidates") or {}
+        if bind.get("n"):  # the pick among what the adapter ranks at bind time
+            out["bind_time_candidates_geomean"] = bind.get("geomean", math.nan)
         if name in stability:  # the same geomean under other XGBoost seeds
             out["geomean_seed_mean"] = stability[name]["mean"]
             out["geomean_seed_sd"] = stability[name]["sd"]

@@ -16,6 +16,7 @@ METHOD_LABELS = {
     "random_1": "random (1 config)", "random_8": "random best-of-8",
     "nearest_neighbour": "nearest neighbour", "oracle": "oracle (best measured)",
     "learned_where_heuristic_fires": "learned, where heuristic fires",
+    "learned_bind_time_candidates": "learned, among grid + Helion's configs (what bind time ranks)",
 }
 PROTOCOL_LABELS = {"leave_shape_out": "leave-shape-out", "leave_family_out": "leave-family-out",
                    "held_out": "held-out logs"}
@@ -102,7 +103,7 @@ def _baselines(protos: Mapping[str, Any]) -> Table:
     headers = ["method"]
     for name in protos:
         headers += [f"{proto_label(name)} geomean", f"{proto_label(name)} p10"]
-    methods = [*METHODS, "learned_where_heuristic_fires"]
+    methods = [*METHODS, "learned_where_heuristic_fires", "learned_bind_time_candidates"]
     rows = []
     for m in methods:
         if not any(m in (p.get("overall") or {}) for p in protos.values()):

@@ -1,0 +1,46 @@
+"""The evaluation's bind-time row: the learned pick among the configs the adapter would rank."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helion_learned.training.dataset import build_dataset
+from helion_learned.training.evaluate import group_outcomes
+from helion_learned.training.logs import load_logs
+from helion_learned.training.origins import load_origins
+
+H100_BASE = Path(__file__).resolve().parents[1] / "data" / "h100" / "shard0_vm_1016"
+
+
+@pytest.fixture(scope="module")
+def recorded():
+    logset = load_logs([H100_BASE])  # 2 real H100 workloads (add, attention) with origins
+    return build_dataset(logset, origins=load_origins(logset.files))
+
+
+def test_bind_time_pick_skips_random_configs(recorded) -> None:
+    ds = recorded
+    # Scores that prefer random configs: the overall pick is random, the bind-time one is not.
+    scores = np.concatenate([[2.0 if o == "random" else 1.0 + 1e-4 * j
+                              for j, o in enumerate(g.origins)] for g in ds.groups])
+    for o in group_outcomes(ds, scores):
+        g = ds.groups[o.group]
+        assert g.origins[o.pick] == "random"
+        bind = [j for j, tag in enumerate(g.origins)
+                if any(t == "grid" or t.startswith("heuristic") or "default" in t
+                       for t in tag.split("|"))]
+        assert bind and len(bind) < len(g.origins)
+        assert o.rel_bind_pick == g.rel[bind[-1]]  # the highest-scored of them
+
+
+def test_no_origins_gives_no_bind_time_number(recorded) -> None:
+    ds = recorded
+    bare = dataclasses.replace(ds, groups=[dataclasses.replace(g, origins=[""] * len(g.origins))
+                                           for g in ds.groups])
+    outcomes = group_outcomes(bare, np.arange(len(ds.y), dtype=float))
+    assert outcomes and all(math.isnan(o.rel_bind_pick) for o in outcomes)
