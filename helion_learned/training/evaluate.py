@@ -45,15 +45,23 @@ def folds(ds: Dataset, protocol: str, *, n_splits: int = 5, seed: int = 0) -> li
         return [np.flatnonzero(fams == f) for f in sorted(set(fams.tolist()))]
     if protocol != "leave_shape_out":
         raise ValueError(f"protocol={protocol!r}; expected one of {PROTOCOLS}")
-    # Leave-shape-out: shuffle groups, stratified by family so every fold sees every family.
+    # Leave-shape-out: shuffle workloads, stratified by family so every fold sees every family.
+    # A workload is (kernel, shapes, dtypes): its runs on other GPUs land in the same fold, so a
+    # shape's twin on a second GPU never trains the model that is scored on it (one GPU: one run
+    # per workload, the same folds as shuffling runs).
     rng = np.random.default_rng(seed)
     k = max(2, min(n_splits, n))
+    keys = [(g.family, g.input_shapes, g.dtypes) for g in ds.groups]
     assignment = np.empty(n, dtype=int)
     for fam in sorted(set(ds.families.tolist())):
-        idx = np.flatnonzero(ds.families == fam)
+        fam_keys = list(dict.fromkeys(key for key in keys if key[0] == fam))  # first-seen order
+        idx = np.arange(len(fam_keys))
         rng.shuffle(idx)
         offset = int(rng.integers(k))
-        assignment[idx] = (np.arange(idx.size) + offset) % k
+        fold_of = {fam_keys[i]: (j + offset) % k for j, i in enumerate(idx)}
+        for gi, key in enumerate(keys):
+            if key[0] == fam:
+                assignment[gi] = fold_of[key]
     return [np.flatnonzero(assignment == f) for f in range(k) if np.any(assignment == f)]
 
 

@@ -1,4 +1,4 @@
-"""The evaluation's bind-time row: the learned pick among the configs the adapter would rank."""
+"""Evaluation protocol on real logs: the bind-time row and leave-shape-out folds across GPUs."""
 
 from __future__ import annotations
 
@@ -44,3 +44,21 @@ def test_no_origins_gives_no_bind_time_number(recorded) -> None:
                                            for g in ds.groups])
     outcomes = group_outcomes(bare, np.arange(len(ds.y), dtype=float))
     assert outcomes and all(math.isnan(o.rel_bind_pick) for o in outcomes)
+
+
+def test_leave_shape_out_keeps_a_shapes_gpu_twins_in_one_fold() -> None:
+    # Real logs of one shard on each GPU (round 1 of the H200 replayed H100 workloads).
+    from helion_learned.training.evaluate import folds
+
+    root = H100_BASE.parents[1]
+    logset = load_logs([root / "h100", root / "h200" / "shard0_vm_540"])
+    ds = build_dataset(logset)
+    keys = [(g.family, g.input_shapes, g.dtypes) for g in ds.groups]
+    twins = {k for k in keys if keys.count(k) > 1}
+    assert twins and {g.hardware for g in ds.groups} == {"NVIDIA H100", "NVIDIA H200"}
+    for seed in (0, 1):
+        fold_of = {gi: f for f, test in enumerate(folds(ds, "leave_shape_out", seed=seed))
+                   for gi in test}
+        assert len(fold_of) == len(ds.groups)
+        for key in twins:
+            assert len({fold_of[gi] for gi, k in enumerate(keys) if k == key}) == 1, key
