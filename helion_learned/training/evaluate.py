@@ -52,16 +52,14 @@ def folds(ds: Dataset, protocol: str, *, n_splits: int = 5, seed: int = 0) -> li
     rng = np.random.default_rng(seed)
     k = max(2, min(n_splits, n))
     keys = [(g.family, g.input_shapes, g.dtypes) for g in ds.groups]
-    assignment = np.empty(n, dtype=int)
+    fold_of: dict[tuple[str, str, str], int] = {}
     for fam in sorted(set(ds.families.tolist())):
         fam_keys = list(dict.fromkeys(key for key in keys if key[0] == fam))  # first-seen order
         idx = np.arange(len(fam_keys))
         rng.shuffle(idx)
         offset = int(rng.integers(k))
-        fold_of = {fam_keys[i]: (j + offset) % k for j, i in enumerate(idx)}
-        for gi, key in enumerate(keys):
-            if key[0] == fam:
-                assignment[gi] = fold_of[key]
+        fold_of.update({fam_keys[i]: (j + offset) % k for j, i in enumerate(idx)})
+    assignment = np.array([fold_of[key] for key in keys], dtype=int)
     return [np.flatnonzero(assignment == f) for f in range(k) if np.any(assignment == f)]
 
 

@@ -86,8 +86,7 @@ def _summaries(rows: list[dict[str, Any]]) -> dict[str, Any]:
     overall["learned_where_heuristic_fires"] = summarize([r["rel"]["learned"] for r in both])
     # What a user gets at bind time: the adapter ranks our grid and Helion's configs, not the
     # random ones the logs also measured (NaN rows, logs without origins, are dropped).
-    overall["learned_bind_time_candidates"] = summarize([r.get("learned_bind_time", math.nan)
-                                                         for r in rows])
+    overall["learned_bind_time_candidates"] = summarize([r["learned_bind_time"] for r in rows])
     return {"overall": overall, "per_family": per_family}
 
 
