@@ -427,3 +427,35 @@ def test_replay_plan_errors_name_the_file_and_fix(tmp_path: Path) -> None:
     bad.write_text("{not json")
     with pytest.raises(ValueError, match=r"plan.json: not a readable replay plan"):
         load_plan(bad)
+
+
+def test_timing_mode_is_set_explicitly_and_recorded(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # A user's shell exporting HELION_BENCHMARK_CUDAGRAPH=1 must not turn a launch-timed
+    # collection into a graph-timed one: Helion reads the variable at every benchmark.
+    import os
+
+    from helion_learned.training import collect_worker
+
+    seen: list[str | None] = []
+    real = collect_worker.finite_search
+
+    def spy(*args, **kw):
+        seen.append(os.environ.get("HELION_BENCHMARK_CUDAGRAPH"))  # what Helion's do_bench reads
+        return real(*args, **kw)
+
+    monkeypatch.setattr(collect_worker, "finite_search", spy)
+    monkeypatch.setenv("HELION_BENCHMARK_CUDAGRAPH", "1")
+    for timing, flag in (("launch", "0"), ("cudagraph", "1")):
+        seen.clear()
+        out = tmp_path / timing
+        summary = collect(out, families=["silu_fp16"], cpu_interpret=True, n_random=1, n_grid=1,
+                          control_every=1, timing=timing)
+        assert summary["done"] == 1
+        assert seen and set(seen) == {flag}, (timing, seen)
+        facts = _jsonl(sorted(out.glob("*.facts.jsonl")))
+        assert [f["workload"]["timing"] for f in facts] == [timing]
+        assert {c["timing"] for c in _jsonl([out / cp.CONTROL_FILE])} == {timing}
+    assert os.environ["HELION_BENCHMARK_CUDAGRAPH"] == "1"  # restored after the run
+    with pytest.raises(ValueError, match="expected one of launch, cudagraph"):
+        collect(tmp_path / "bad", families=["silu_fp16"], cpu_interpret=True, timing="graph")

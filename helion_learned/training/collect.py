@@ -37,9 +37,11 @@ from typing import Any
 
 from . import collect_plan as cp
 from .collect_options import FAULT_ENV
+from .collect_options import TIMING_MODES
 from .collect_options import Options
 from .collect_options import env
 from .collect_options import hardware_name
+from .collect_options import measure_env
 from .collect_options import plan_items
 
 __all__ = ["FAULT_ENV", "Options", "build_parser", "collect", "main"]
@@ -60,7 +62,7 @@ def collect(out_dir: str | os.PathLike[str], **kwargs: Any) -> dict[str, Any]:
     if repaired:
         print(f"[collect] removed uncommitted rows of killed runs: {repaired}", flush=True)
     deadline = start + opts.time_budget_s
-    with env(HELION_SKIP_CACHE="1"):  # measure every config: never answer from a cache
+    with env(**measure_env(opts)):
         if opts.devices:
             from .collect_shards import run_children
 
@@ -124,7 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip shapes of families matching GLOB whose dims multiply past PRODUCT "
                         "(repeatable), e.g. '*matmul*=5e9'")
     p.add_argument("--workload-timeout-s", type=float, default=300.0,
-                   help="with --devices: restart a child stuck this long on one workload")
+                   help="with --devices: restart a child stuck this long on one workload (keep "
+                        "it above Helion's 60 s compile timeout, or a slow config kills the child)")
+    p.add_argument("--timing", choices=TIMING_MODES, default="launch",
+                   help="how Helion times each config: launch (its default do_bench, what its "
+                        "autotuner measures) or cudagraph (CUDA-graph replay: device time only; "
+                        "reproducible for kernels under ~15 us, see data/README.md). Recorded in "
+                        "each workload's facts record")
     # Internal: a child process of --devices.
     p.add_argument("--_worker-plan", dest="worker_plan", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--_shard-index", dest="shard_index", type=int, default=0,
@@ -148,7 +156,7 @@ def options_from_args(ns: argparse.Namespace) -> Options:
         seed=ns.seed, precompile=ns.precompile, precompile_jobs=ns.precompile_jobs,
         benchmark_subprocess=ns.benchmark_subprocess, workload_timeout_s=ns.workload_timeout_s,
         procs_per_device=ns.procs_per_device, backend=ns.backend, replay=ns.replay,
-        max_shape_product=list(ns.max_shape_product),
+        max_shape_product=list(ns.max_shape_product), timing=ns.timing,
     )
 
 

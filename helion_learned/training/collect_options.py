@@ -58,6 +58,23 @@ class Options:
     # matmuls of 4096×11008×4096 ran one config for over 300 s on the H200 (scalar paths).
     max_shape_product: list[tuple[str, float]] = dataclasses.field(default_factory=list)
     replay: Path | None = None  # replay plan: only its workloads, plus its configs (collect_replay)
+    timing: str = "launch"  # launch: Helion's default do_bench; cudagraph: CUDA-graph replay
+
+
+# How Helion 1.5 times a config: ``launch`` (its default do_bench, host launches included) or
+# ``cudagraph`` (HELION_BENCHMARK_CUDAGRAPH=1: replays of a captured graph, device time only).
+# A kernel under ~15 us is launch-bound under ``launch``, and its winner then changes from run to
+# run (data/README.md, "Timing protocol"); the graph replay reproduces.
+TIMING_MODES = ("launch", "cudagraph")
+
+
+def measure_env(opts: Options) -> dict[str, str]:
+    """The environment every measurement runs under. The timing mode is always set explicitly,
+    so a HELION_BENCHMARK_CUDAGRAPH inherited from the user's shell cannot change it silently."""
+    if opts.timing not in TIMING_MODES:
+        raise ValueError(f"timing {opts.timing!r}: expected one of {', '.join(TIMING_MODES)}")
+    return {"HELION_SKIP_CACHE": "1",  # measure every config: never answer from a cache
+            "HELION_BENCHMARK_CUDAGRAPH": "1" if opts.timing == "cudagraph" else "0"}
 
 
 @contextlib.contextmanager

@@ -35,6 +35,7 @@ from .collect_options import RESTART_EXIT_CODE
 from .collect_options import Options
 from .collect_options import env
 from .collect_options import hardware_name
+from .collect_options import measure_env
 from .collect_options import plan_items
 from .collect_options import read_done
 
@@ -44,7 +45,7 @@ def child_args(opts: Options, jobs: int) -> list[str]:
             "--autotune-budget-s", str(opts.autotune_budget_s),
             "--control-every", str(opts.control_every), "--target", opts.target,
             "--seed", str(opts.seed), "--precompile", opts.precompile,
-            "--precompile-jobs", str(jobs), "--backend", opts.backend]
+            "--precompile-jobs", str(jobs), "--backend", opts.backend, "--timing", opts.timing]
     if opts.benchmark_subprocess:
         args.append("--benchmark-subprocess")
     if opts.cpu_interpret:
@@ -207,7 +208,7 @@ def run_child(opts: Options, plan_file: Path, shard_index: int, deadline: float,
     hardware = hardware_name(opts, None)
     done = read_done(opts)
     items = [it for it in cp.load_items(plan_file) if it.key(hardware) not in done]
-    with env(HELION_SKIP_CACHE="1"):
+    with env(**measure_env(opts)):
         summary = Worker(opts, shard_index, deadline, state_dir).run(items)
     if state_dir is not None:
         path = state_dir / f"shard{shard_index}.summary.{os.getpid()}.json"
