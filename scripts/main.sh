@@ -15,4 +15,6 @@ helion-learned evaluate "$DATA" -o reports/triton_sm90 --data-note "$NOTE" \
 CUTE_NOTE="Real measurements: Helion autotune logs collected with Helion's cute backend on an NVIDIA H200 (see data/README.md); every number below comes from them."
 helion-learned train data/h200_cute --backend cute -o build/cute_sm90
 helion-learned evaluate data/h200_cute --backend cute -o reports/cute_sm90 --data-note "$CUTE_NOTE"
-echo "reports: reports/triton_sm90/report.md, reports/cute_sm90/report.md (HTML beside them)"
+# Run-to-run reproducibility of the two timers (seconds; the triton report's runtime table cites it).
+python benchmarks/timing_protocol.py data/h200_timing --original data/h200 -o reports/timing
+echo "reports: reports/triton_sm90/report.md, reports/cute_sm90/report.md (HTML beside them), reports/timing/report.md"

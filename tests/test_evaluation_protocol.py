@@ -62,3 +62,19 @@ def test_leave_shape_out_keeps_a_shapes_gpu_twins_in_one_fold() -> None:
         assert len(fold_of) == len(ds.groups)
         for key in twins:
             assert len({fold_of[gi] for gi, k in enumerate(keys) if k == key}) == 1, key
+
+
+def test_runtime_buckets_split_the_groups_by_best_time(recorded) -> None:
+    from helion_learned.training.report.evaluation import RUNTIME_BUCKETS
+    from helion_learned.training.report.evaluation import _summaries
+
+    ds = recorded
+    rows = [{"family": g.family, "best_ms": g.best_ms,
+             "rel": dict.fromkeys(("learned", "helion_default", "helion_heuristic", "random_1",
+                                   "random_8", "nearest_neighbour", "oracle"), float(g.rel[0])),
+             "learned_bind_time": math.nan} for g in ds.groups]
+    rows.append({**rows[0], "best_ms": 0.004})  # a 4 us twin of the add workload
+    per_runtime = _summaries(rows)["per_runtime"]
+    assert set(per_runtime) == {"< 15 us", ">= 100 us"}  # add 121 us, attention 1.5 ms
+    assert [per_runtime[k]["learned"]["n"] for k in ("< 15 us", ">= 100 us")] == [1, 2]
+    assert all(label in {b[2] for b in RUNTIME_BUCKETS} for label in per_runtime)

@@ -32,6 +32,7 @@ from .tables import _feature_table
 from .tables import _headline
 from .tables import _ok
 from .tables import _per_family
+from .tables import _per_runtime
 from .tables import _targets
 from .tables import _worst
 from .tables import pct
@@ -114,6 +115,14 @@ def summary_json(result: Mapping[str, Any]) -> dict[str, Any]:
     })
 
 
+RUNTIME_NOTE = (
+    "Label noise differs by kernel time. Measured twice with Helion's default timer (host "
+    "launches included: how these logs were collected), the winner of a kernel under ~15 us "
+    "often loses 10-40% in the other run, while longer kernels and CUDA-graph timing "
+    "(`collect --timing cudagraph`) reproduce; numbers in reports/timing/report.md. The "
+    "shortest kernels' scores include that noise.")
+
+
 HOW_TO_READ = (
     "Every number is *relative speed*: best-known time ÷ time of the "
     "config a method picks (1.000 = as fast as the best config measured in the autotune log, "
@@ -166,6 +175,9 @@ def build_document(result: Mapping[str, Any], images: Iterable[str]) -> tuple[st
     if (fam := _per_family(result)) is not None:
         sections.append(Section(
             f"Per family (geomean relative speed, {proto_label(str(primary_name))})", [fam]))
+    if (rt := _per_runtime(result)) is not None:
+        sections.append(Section(
+            f"By best-config time ({proto_label(str(primary_name))})", [rt, RUNTIME_NOTE]))
     if result.get("experiments"):
         sections.append(Section("Experiments", [_experiments(result["experiments"])]))
     if primary_name is not None:

@@ -152,6 +152,20 @@ def _per_family(result: Mapping[str, Any]) -> Table | None:
     return Table(headers, rows)
 
 
+def _per_runtime(result: Mapping[str, Any]) -> Table | None:
+    _, lso = primary_protocol(result)
+    buckets = lso.get("per_runtime")
+    if not buckets:
+        return None
+    cols = ("learned", "helion_default", "random_8", "nearest_neighbour")
+    rows = [[label, str(_get(stats, "learned", "n"))]
+            + [num(_get(stats, m, "geomean")) for m in cols]
+            + [pct(_get(stats, "learned", "within_5pct"))]
+            for label, stats in buckets.items()]
+    return Table(["best-config time", "n", "learned", "default", "random-8", "NN",
+                  "learned within 5%"], rows)
+
+
 def _experiments(exps: list[Mapping[str, Any]]) -> Table:
     return Table(["experiment", "change", "leave-shape-out geomean", "leave-family-out geomean",
                   "notes"],
