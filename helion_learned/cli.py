@@ -89,12 +89,15 @@ def _add_backend(p: argparse.ArgumentParser) -> None:
 def _load_dataset(args: argparse.Namespace, update: Any) -> Any:
     from .training.dataset import build_dataset
     from .training.logs import load_logs
+    from .training.origins import check_timing
     from .training.origins import load_origins
 
     logset = load_logs(args.logs, skip_bad=args.skip_bad,
                        progress=lambda i, n: update("reading logs", i, n))
     if logset.skipped:
         print(f"skipped (--skip-bad): {dict(logset.skipped)}", file=sys.stderr)
+    if warning := check_timing(logset.files):
+        print(f"warning: {warning}", file=sys.stderr)
     origins = load_origins(logset.files)
     return build_dataset(logset, origins=origins, backend=getattr(args, "backend", None),
                          progress=lambda i, n: update("building features", i, n))

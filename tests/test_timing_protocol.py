@@ -38,3 +38,37 @@ def test_study_of_the_committed_runs_pairs_like_protocols(tp, tmp_path: Path) ->
     assert not any("cudagraph" in x and "launch" in x for x in labels)  # never across protocols
     assert (tmp_path / "report.md").read_text().startswith("# Timing protocol")
     assert (tmp_path / "reproducibility.png").stat().st_size > 0
+
+
+def test_logs_of_two_timers_warn_and_one_workload_under_both_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import argparse
+
+    from helion_learned import cli
+    from helion_learned.training.origins import timing_by_run
+
+    runs = ROOT / "data" / "h200_timing"
+    assert {m for s in timing_by_run(sorted((runs / "cudagraph_1").glob("*.csv.gz"))).values()
+            for m in s} == {"cudagraph"}
+    h100 = [ROOT / "data" / "h100" / "shard0_vm_1016"]  # a log base: its csv, meta and facts
+    h100_files = [Path(f"{h100[0]}.csv.gz"), Path(f"{h100[0]}.facts.jsonl.gz")]
+    assert list(timing_by_run(h100_files).values()) == [{"launch"}] * 2  # from before --timing
+
+    def load(*paths: Path) -> int:
+        args = argparse.Namespace(logs=list(paths), skip_bad=False, backend=None)
+        return len(cli._load_dataset(args, lambda *_: None).groups)
+
+    # Replicates of one timer merge by run_id (Helion's workload id): 9 workloads, no warning.
+    assert load(runs / "launch_1", runs / "launch_2") == 9
+    assert "timers" not in capsys.readouterr().err
+    # Different workloads under different timers: loads, with a warning naming the fix.
+    assert load(*h100, runs / "cudagraph_1") == 11
+    err = capsys.readouterr().err
+    assert "{'launch': 2, 'cudagraph': 9}" in err and "Fix: train on the logs of one timer" in err
+    # One workload under both timers would mix them inside one label: refused, through the CLI.
+    rc = cli.main(["train", str(runs / "launch_1"), str(runs / "cudagraph_1"),
+                   "-o", str(tmp_path / "b")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "measured under both Helion timers" in err and "Fix:" in err
+    assert not (tmp_path / "b").exists()

@@ -53,6 +53,50 @@ def _existing(path: Path) -> list[Path]:
     return [p for p in (path, Path(f"{path}.gz")) if p.is_file()]
 
 
+def _bases(files: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    return sorted({b for f in files if (b := _base_of(Path(f))) is not None})
+
+
+def _workload_sections(base: Path) -> Iterator[tuple[str, dict]]:
+    """(run_id, the collector's ``workload`` section) of every facts record of a log base."""
+    for path in _existing(base.with_suffix(".facts.jsonl")):
+        for _, rec in _records(path):
+            yield str(rec.get("run_id")), rec.get("workload") or {}
+
+
+def timing_by_run(files: Iterable[str | os.PathLike[str]]) -> dict[str, set[str]]:
+    """Helion timer(s) (``collect --timing``) per collector workload ``run_id``. Records from
+    before the option count as ``launch``: the collector then always ran Helion's default timer.
+    Logs that are not the collector's (no ``workload`` section) are left out."""
+    out: dict[str, set[str]] = {}
+    for base in _bases(files):
+        for run_id, workload in _workload_sections(base):
+            if "collector_version" in workload:
+                out.setdefault(run_id, set()).add(str(workload.get("timing", "launch")))
+    return out
+
+
+def check_timing(files: Iterable[str | os.PathLike[str]]) -> str | None:
+    """Raise if one workload was measured under both timers (its runs merge into one group, so
+    one label would compare a graph-timed config with a launch-timed one); return a warning when
+    different workloads used different timers; else None."""
+    runs = timing_by_run(files)
+    if mixed := sorted(r for r, modes in runs.items() if len(modes) > 1):
+        raise ValueError(
+            f"{len(mixed)} workload(s) were measured under both Helion timers (e.g. run_id "
+            f"{mixed[0][:16]}...): their runs merge into one group, mixing launch-timed and "
+            "graph-timed configs in one label. Fix: train on the logs of one timer (e.g. only "
+            "data/h200_timing/cudagraph_*).")
+    counts: dict[str, int] = {}
+    for (mode,) in runs.values():
+        counts[mode] = counts.get(mode, 0) + 1
+    if len(counts) > 1:
+        return (f"these logs mix Helion timers (workloads per `collect --timing`: {counts}); a "
+                "short kernel's label includes launch time under one and not the other "
+                "(data/README.md, data/h200_timing). Fix: train on the logs of one timer.")
+    return None
+
+
 def load_origins(files: Iterable[str | os.PathLike[str]]) -> dict[tuple[str, str], str]:
     """``(run_id, config_id) -> "tag|tag"`` for every log base among ``files``."""
     tags: dict[tuple[str, str], list[str]] = {}
@@ -61,7 +105,7 @@ def load_origins(files: Iterable[str | os.PathLike[str]]) -> dict[tuple[str, str
         if value not in tags.setdefault(key, []):
             tags[key].append(value)
 
-    for base in sorted({b for f in files if (b := _base_of(Path(f))) is not None}):
+    for base in _bases(files):
         for path in _existing(origins_path(base)):
             for lineno, rec in _records(path):
                 try:
@@ -69,14 +113,10 @@ def load_origins(files: Iterable[str | os.PathLike[str]]) -> dict[tuple[str, str
                 except KeyError as e:
                     raise ValueError(f"{path}:{lineno}: bad origins record (missing {e}); expected "
                                      '{"run_id", "config_id", "origin"}') from e
-        for path in _existing(base.with_suffix(".facts.jsonl")):
-            for _, rec in _records(path):
-                workload = rec.get("workload") or {}
-                run_id = str(rec.get("run_id"))
-                if workload.get("helion_default_config_id"):
-                    tag((run_id, str(workload["helion_default_config_id"])),
-                        "helion_effective_default")
-                seeds = workload.get("heuristic_seed_ids") or []
-                if seeds:
-                    tag((run_id, str(seeds[0])), "heuristic_rank0")
+        for run_id, workload in _workload_sections(base):
+            if workload.get("helion_default_config_id"):
+                tag((run_id, str(workload["helion_default_config_id"])), "helion_effective_default")
+            seeds = workload.get("heuristic_seed_ids") or []
+            if seeds:
+                tag((run_id, str(seeds[0])), "heuristic_rank0")
     return {k: "|".join(v) for k, v in tags.items()}
