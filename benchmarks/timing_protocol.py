@@ -23,7 +23,6 @@ speeds, and the median |log ratio| of the relative speeds. Written: ``summary.js
 from __future__ import annotations
 
 import argparse
-import gzip
 import itertools
 import json
 import sys
@@ -34,34 +33,20 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from helion_learned.training.collect_replay import facts_workloads
 from helion_learned.training.logs import load_logs
 
 Key = tuple[str, tuple[int, ...], str]  # family, shape, dtype
 SMALL_US = 15.0  # below this a kernel is launch-bound under Helion's default timer (measured)
 
 
-def _sections(root: Path) -> dict[str, Key]:
-    """run_id -> workload key, from the collector's facts sidecars."""
-    out: dict[str, Key] = {}
-    for path in sorted(root.glob("*.facts.jsonl*")):
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    rec = json.loads(line)
-                    w = rec.get("workload") or {}
-                    if "family" in w:
-                        out[rec["run_id"]] = (w["family"], tuple(w["shape"]), w["dtype"])
-    return out
-
-
 def load_run(root: Path) -> dict[Key, dict[str, float]]:
     """workload -> {config_id: perf_ms} of one collection run (failed configs left out)."""
-    sections = _sections(root)
+    sections = facts_workloads([root])
     out: dict[Key, dict[str, float]] = {}
     for w in load_logs([root]).workloads:
-        key = sections.get(w.run_id)
-        if key is not None:
+        if (section := sections.get(w.run_id)) is not None:
+            key = (section["family"], tuple(section["shape"]), section["dtype"])
             out[key] = {m.config_id: float(m.perf_ms) for m in w.measurements
                         if m.status == "ok" and m.perf_ms}
     return out
@@ -111,9 +96,8 @@ def study(runs: dict[str, dict[Key, dict[str, float]]], original: str | None) ->
             r = compare(runs[a][key], runs[b][key])
             if r is not None:
                 rows.append({"family": key[0], "shape": list(key[1]), "dtype": key[2], **r})
-        label = f"{a} vs {b}"
-        out["pairs"][label] = {"rows": rows, **summarize(rows)}
         kind = "launch, original 4 procs/GPU vs 1 proc" if a == original else protocol[a]
+        out["pairs"][f"{a} vs {b}"] = {"kind": kind, "rows": rows, **summarize(rows)}
         grouped.setdefault(kind, []).extend(rows)
     out["by_protocol"] = {k: summarize(v) for k, v in grouped.items()}
     return out
@@ -155,10 +139,8 @@ def _plot(result: dict[str, Any], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     groups: dict[str, list[dict[str, Any]]] = {}
-    for label, p in result["pairs"].items():
-        proto = label.split(" vs ")[0].rsplit("_", 1)[0]
-        kind = "original 4 procs/GPU vs launch" if proto == "original" else f"{proto} vs {proto}"
-        groups.setdefault(kind, []).extend(p["rows"])
+    for p in result["pairs"].values():
+        groups.setdefault(p["kind"], []).extend(p["rows"])
     for (kind, rows), marker in zip(sorted(groups.items()), "oxs^", strict=False):
         ax.scatter([min(r["best_us_a"], r["best_us_b"]) for r in rows],
                    [r["winner_kept"] for r in rows], label=f"{kind} ({len(rows)})", alpha=0.7,

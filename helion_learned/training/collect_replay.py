@@ -31,7 +31,7 @@ REPLAY_SCHEMA = 1
 Key = tuple[str, tuple[int, ...], str, str]  # family, shape, dtype, backend
 
 
-def _facts_workloads(paths: Iterable[Path]) -> dict[str, dict[str, Any]]:
+def facts_workloads(paths: Iterable[Path]) -> dict[str, dict[str, Any]]:
     """run_id -> the collector's ``workload`` section, from every facts sidecar under ``paths``
     (read like the collector's own resume does)."""
     from .collect_plan import FAILURES_FILE
@@ -63,7 +63,7 @@ def build_plan(paths: list[Path], *, top: int = 8, sample: int = 40, seed: int =
 
     if top < 0 or sample < 0:
         raise ValueError(f"--top and --sample must be >= 0, got {top} and {sample}")
-    sections = _facts_workloads(paths)
+    sections = facts_workloads(paths)
     logset = load_logs(paths)
     workloads = []
     hardware: set[str] = set()

@@ -29,7 +29,7 @@ METHODS = ("learned", "helion_default", "helion_heuristic", "random_1", "random_
 Progress = Callable[[str, int, int], None]
 # Best-config time buckets (us). Under Helion's default timer a kernel below ~15 us is
 # launch-bound and its measured winner does not reproduce run to run (reports/timing: a second
-# run's winner keeps 0.83-0.85 there, 0.99+ above), so its labels carry that much noise.
+# run's winner keeps 0.83-0.85 there, 0.98-1.00 above), so its labels carry that much noise.
 RUNTIME_BUCKETS = ((0.0, 15.0, "< 15 us"), (15.0, 100.0, "15-100 us"),
                    (100.0, math.inf, ">= 100 us"))
 
