@@ -56,13 +56,17 @@ def _spread(indices: list[int], k: int, seed: int) -> list[int]:
     return sorted(random.Random(seed).sample(indices, k))
 
 
-def build_plan(paths: list[Path], *, top: int = 8, sample: int = 40, seed: int = 0
-               ) -> dict[str, Any]:
-    """The replay plan for every collected workload under ``paths`` (see the module docstring)."""
+def build_plan(paths: list[Path], *, top: int = 8, sample: int = 40, seed: int = 0,
+               max_best_ms: float | None = None) -> dict[str, Any]:
+    """The replay plan for every collected workload under ``paths`` (see the module docstring);
+    with ``max_best_ms``, only workloads whose fastest ok config ran at most that long (the
+    short kernels, whose launch-timed labels are the noisy ones)."""
     from .logs import load_logs
 
     if top < 0 or sample < 0:
         raise ValueError(f"--top and --sample must be >= 0, got {top} and {sample}")
+    if max_best_ms is not None and not max_best_ms > 0:
+        raise ValueError(f"--max-best-ms must be > 0 (milliseconds), got {max_best_ms}")
     sections = facts_workloads(paths)
     logset = load_logs(paths)
     workloads = []
@@ -73,6 +77,8 @@ def build_plan(paths: list[Path], *, top: int = 8, sample: int = 40, seed: int =
             continue  # not written by the collector (e.g. a user's own log): no suite identity
         ok = sorted((m.perf_ms, i) for i, m in enumerate(w.measurements)
                     if m.status == "ok" and m.perf_ms is not None)
+        if max_best_ms is not None and (not ok or ok[0][0] > max_best_ms):
+            continue
         best = [i for _, i in ok[:top]]
         taken = set(best)
         rest = [i for i in range(len(w.measurements)) if i not in taken]
@@ -88,7 +94,7 @@ def build_plan(paths: list[Path], *, top: int = 8, sample: int = 40, seed: int =
         })
     workloads.sort(key=lambda d: (d["family"], d["shape"]))
     return {"schema": REPLAY_SCHEMA, "source_hardware": sorted(hardware), "top": top,
-            "sample": sample, "seed": seed, "workloads": workloads}
+            "sample": sample, "seed": seed, "max_best_ms": max_best_ms, "workloads": workloads}
 
 
 def load_plan(path: str | Path) -> dict[Key, list[dict[str, Any]]]:
@@ -126,8 +132,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sample", type=int, default=40,
                    help="other source configs kept, spread over the rest (default 40)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-best-ms", type=float, default=None,
+                   help="only workloads whose fastest ok config took at most this many ms "
+                        "(e.g. 0.015: the short kernels)")
     args = p.parse_args(argv)
-    plan = build_plan(args.logs, top=args.top, sample=args.sample, seed=args.seed)
+    try:
+        plan = build_plan(args.logs, top=args.top, sample=args.sample, seed=args.seed,
+                          max_best_ms=args.max_best_ms)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(plan) + "\n"
     if args.out.suffix == ".gz":  # mtime 0: the same plan gives the same bytes
