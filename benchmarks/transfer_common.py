@@ -66,7 +66,9 @@ def pairs(source: Any, target: Any, *, min_common: int = 8) -> list[Pair]:
     return out
 
 
-def _tag_rel(group: Any, idx: np.ndarray, rel: np.ndarray, tag: str) -> float:
+def tag_rel(group: Any, idx: np.ndarray, rel: np.ndarray, tag: str) -> float:
+    """``rel`` (over ``group``'s configs at ``idx``) of the first config tagged ``tag``; NaN if
+    none is."""
     for k, i in enumerate(idx):
         if tag in group.origins[i].split("|"):
             return float(rel[k])
@@ -91,8 +93,8 @@ def pair_outcome(source: Any, target: Any, p: Pair, src_scores: np.ndarray,
         # What copying the source's tuning result to the target gives, within the common list.
         "source_best_replayed": float(rel_t[int(np.argmax(rel_s))]),
         "source_pick_replayed": float(rel_t[pick_s]),
-        "helion_default_target": _tag_rel(tg, p.tgt_idx, rel_t, "helion_effective_default"),
-        "helion_default_source": _tag_rel(sg, p.src_idx, rel_s, "helion_effective_default"),
+        "helion_default_target": tag_rel(tg, p.tgt_idx, rel_t, "helion_effective_default"),
+        "helion_default_source": tag_rel(sg, p.src_idx, rel_s, "helion_effective_default"),
         # Do the two GPUs agree on this workload at all? (a disturbed measurement shows as a low
         # rank correlation and every config slower by the same large factor)
         "rank_corr": _spearman(a, b), "median_time_ratio": float(np.median(b / a))
@@ -118,7 +120,8 @@ def cross_fitted_scores(source: Any, target: Any, plist: list[Pair], protocol: s
     tgt = np.full(len(target.y), np.nan)
     by_source = {p.source: p.target for p in plist}
     for test in folds(source, protocol):
-        if not 0 < test.size < len(source.groups):
+        # Only paired workloads are scored: a fold holding none of them needs no model.
+        if not 0 < test.size < len(source.groups) or not any(int(g) in by_source for g in test):
             continue
         train = ~np.isin(source.row_group, test)
         model = CostModel(**params).fit(source.X[train], source.y[train],
@@ -188,16 +191,21 @@ def scoring_summary(rows: list[dict[str, Any]], keep: float) -> dict[str, Any]:
             "fire_on_target": bool(kept >= keep and beats)}
 
 
-def per_family(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+def per_family_geomeans(rows: list[dict[str, Any]], keys: list[str]
+                        ) -> dict[str, dict[str, float]]:
+    """family -> {"n": workloads, key: geomean of rows[key], ...}."""
     from helion_learned.training.evaluate import summarize
 
     out = {}
     for fam in sorted({r["family"] for r in rows}):
         sub = [r for r in rows if r["family"] == fam]
-        out[fam] = {"n": len(sub), **{k: summarize([r[k] for r in sub])["geomean"] for k in (
-            "learned_on_source", "learned_on_target", "source_best_replayed",
-            "helion_default_target")}}
+        out[fam] = {"n": len(sub), **{k: summarize([r[k] for r in sub])["geomean"] for k in keys}}
     return out
+
+
+def per_family(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    return per_family_geomeans(rows, ["learned_on_source", "learned_on_target",
+                                      "source_best_replayed", "helion_default_target"])
 
 
 def common_transfer(bundle: Any, source: Any, target: Any, *, keep: float = 0.95,

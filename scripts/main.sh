@@ -17,4 +17,7 @@ helion-learned train data/h200_cute --backend cute -o build/cute_sm90
 helion-learned evaluate data/h200_cute --backend cute -o reports/cute_sm90 --data-note "$CUTE_NOTE"
 # Run-to-run reproducibility of the two timers (seconds; the triton report's runtime table cites it).
 python benchmarks/timing_protocol.py data/h200_timing --original data/h200 -o reports/timing
-echo "reports: reports/triton_sm90/report.md, reports/cute_sm90/report.md (HTML beside them), reports/timing/report.md"
+# The short kernels' picks scored again on CUDA-graph timings of the same configs (~1 min).
+python benchmarks/clean_labels.py --source "$DATA" --clean data/h200_short_graph \
+  --replicate data/h200_short_graph_rep --model build/triton_sm90 -o reports/clean_labels
+echo "reports: reports/triton_sm90/report.md, reports/cute_sm90/report.md (HTML beside them), reports/timing/report.md, reports/clean_labels/report.md"

@@ -459,3 +459,29 @@ def test_timing_mode_is_set_explicitly_and_recorded(tmp_path: Path,
     assert os.environ["HELION_BENCHMARK_CUDAGRAPH"] == "1"  # restored after the run
     with pytest.raises(ValueError, match="expected one of launch, cudagraph"):
         collect(tmp_path / "bad", families=["silu_fp16"], cpu_interpret=True, timing="graph")
+
+
+def test_replay_plan_of_short_kernels_keeps_exactly_those_under_the_cap() -> None:
+    # The committed plan behind data/h200_short_graph: every H100 workload whose fastest ok
+    # config ran <= 15 us, with its whole list; the rest left out.
+    import gzip
+    import json
+
+    from helion_learned.training.collect_replay import build_plan
+    from helion_learned.training.logs import load_logs
+
+    root = Path(__file__).resolve().parents[1]
+    plan = build_plan([root / "data/h100"], top=100000, sample=100000, max_best_ms=0.015)
+    committed = json.loads(gzip.decompress(
+        (root / "data/replay_plans/h100_short15us_all.json.gz").read_bytes()))
+    assert plan["workloads"] == committed["workloads"]
+    best = {w.run_id: min((m.perf_ms for m in w.measurements
+                           if m.status == "ok" and m.perf_ms is not None), default=None)
+            for w in load_logs([root / "data/h100"]).workloads}
+    kept = {w["source_run_id"] for w in plan["workloads"]}
+    assert kept and all(best[r] <= 0.015 for r in kept)
+    assert all(b is None or b > 0.015 for r, b in best.items() if r not in kept)
+    sizes = {w.run_id: len(w.measurements) for w in load_logs([root / "data/h100"]).workloads}
+    assert all(len(w["configs"]) == sizes[w["source_run_id"]] for w in plan["workloads"])
+    with pytest.raises(ValueError, match="--max-best-ms must be > 0"):
+        build_plan([root / "data/h100"], max_best_ms=0)

@@ -120,7 +120,8 @@ RUNTIME_NOTE = (
     "launches included: how these logs were collected), the winner of a kernel under ~15 us "
     "often loses 10-40% in the other run, while longer kernels and CUDA-graph timing "
     "(`collect --timing cudagraph`) reproduce; numbers in reports/timing/report.md. The "
-    "shortest kernels' scores include that noise.")
+    "shortest kernels' scores include that noise: the same picks scored on CUDA-graph timings "
+    "of the same configs are in reports/clean_labels/report.md.")
 
 
 HOW_TO_READ = (
