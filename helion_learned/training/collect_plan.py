@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import fnmatch
-import gzip
 import hashlib
 import json
 import math
@@ -22,6 +21,8 @@ from collections.abc import Iterable
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from .jsonl import iter_jsonl
 
 FAILURES_FILE = "failures.jsonl"
 CONTROL_FILE = "control.jsonl"
@@ -62,20 +63,7 @@ def workload_key(family: str, shape: Iterable[int], dtype: str, hardware: str,
 
 # -- resume -------------------------------------------------------------------------------------
 def _jsonl_records(path: Path) -> Iterator[dict[str, Any]]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as f:
-            for line in f:
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a torn last line of a killed writer: that workload is simply redone
-                if isinstance(record, dict):
-                    yield record
-    except OSError:
-        return
+    return (rec for _, rec in iter_jsonl(path, strict=False))
 
 
 def _workload_files(folder: Path) -> Iterator[Path]:

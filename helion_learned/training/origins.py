@@ -13,13 +13,12 @@ Helion heuristic that fired). A config's origin string joins its tags with ``|``
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
 from collections.abc import Iterable
 from collections.abc import Iterator
 from pathlib import Path
 
+from .jsonl import iter_jsonl
 from .log_parsing import split_log_path
 
 ORIGINS_SUFFIX = ".origins.jsonl"
@@ -35,18 +34,7 @@ def _base_of(path: Path) -> Path | None:
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict]]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{lineno}: not JSON ({e})") from e
-            if not isinstance(rec, dict):
-                raise ValueError(f"{path}:{lineno}: expected a JSON object")
-            yield lineno, rec
+    return iter_jsonl(path, strict=True)
 
 
 def _existing(path: Path) -> list[Path]:
