@@ -84,8 +84,10 @@ def render(result: dict[str, Any], out: Path) -> None:
             f"{r['learned_leave_shape_out_launch']:.2f} / {r['learned_leave_shape_out_clean']:.2f}"
             f" | {r['helion_default_launch']:.2f} / {r['helion_default_clean']:.2f} | "
             f"{r['h100_winner_clean']:.2f} |")
+    lines += ["", "![picks](picks.png)", "", "![launch vs clean](launch_vs_clean.png)"]
     (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     _plot(result, out / "picks.png")
+    _scatter(result, out / "launch_vs_clean.png")
 
 
 def _plot(result: dict[str, Any], path: Path) -> None:
@@ -97,7 +99,7 @@ def _plot(result: dict[str, Any], path: Path) -> None:
 
     methods = list(result["picks"])
     y = np.arange(len(methods))
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for off, lab, name in ((-0.2, "launch", "launch labels (H100 log)"),
                            (0.2, "clean", "graph labels (H200 log)")):
         ax.barh(y + off, [result["picks"][m][lab]["geomean"] for m in methods], height=0.38,
@@ -108,7 +110,35 @@ def _plot(result: dict[str, Any], path: Path) -> None:
     ax.set_xlabel("pick's speed relative to the best of the list (geomean)")
     ax.set_title(f"{result['n_workloads']} short-kernel workloads: one pick, two scorings",
                  fontsize=9)
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.35, -0.2), ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _scatter(result: dict[str, Any], path: Path) -> None:
+    """Per workload: the learned pick scored on each log (off the diagonal = the labels disagree)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.2, 5.0))
+    families = sorted({r["family"] for r in result["rows"]})
+    cmap = plt.get_cmap("tab20")
+    for i, fam in enumerate(families):
+        rows = [r for r in result["rows"] if r["family"] == fam]
+        ax.scatter([r["learned_leave_shape_out_launch"] for r in rows],
+                   [r["learned_leave_shape_out_clean"] for r in rows], s=22, label=fam,
+                   color=cmap(i % 20), alpha=0.85)
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("learned pick (leave-shape-out) on the launch labels")
+    ax.set_ylabel("the same pick on the graph-timed labels")
+    ax.set_title("Below the diagonal the launch labels flattered the pick, above they hid it",
+                 fontsize=8)
+    ax.legend(fontsize=6, ncol=2, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -28,6 +28,7 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> dict:
     assert rc == 0
     assert (out / "report.md").read_text().startswith("# Clean labels")
     assert (out / "picks.png").stat().st_size > 0
+    assert (out / "launch_vs_clean.png").stat().st_size > 0
     return json.loads((out / "summary.json").read_text())
 
 
