@@ -43,18 +43,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # transfer_common, tim
 import transfer_common as tc
 from timing_protocol import compare
 from timing_protocol import load_run
+from timing_protocol import summarize as summarize_runs
 
 METHODS = ("learned_leave_shape_out", "learned_leave_family_out", "helion_default", "random_8",
            "h100_winner")
-
-
-def _dataset(paths: list[Path]) -> Any:
-    from helion_learned.training.dataset import build_dataset
-    from helion_learned.training.logs import load_logs
-    from helion_learned.training.origins import load_origins
-
-    logset = load_logs(paths)
-    return build_dataset(logset, origins=load_origins(logset.files))
 
 
 def _pick(scores: np.ndarray, rel: np.ndarray) -> float:
@@ -70,27 +62,27 @@ def pick_rows(source: Any, clean: Any, plist: list[tc.Pair], params: dict[str, A
               for p in ("leave_shape_out", "leave_family_out")}
     rows = []
     for p in plist:
+        # pair_outcome scores each GPU's pick (the model ranks that GPU's own features) on that
+        # GPU's labels: source = the launch-timed log, target = the graph-timed one.
+        out = {protocol: tc.pair_outcome(source, clean, p, src, tgt)
+               for protocol, (src, tgt) in scored.items()}
+        first = out["leave_shape_out"]
         sg, cg = source.groups[p.source], clean.groups[p.target]
-        rel = {"launch": tc.subset_rel(sg.perf_ms[p.src_idx]),
-               "clean": tc.subset_rel(cg.perf_ms[p.tgt_idx])}
+        rel_launch = tc.subset_rel(sg.perf_ms[p.src_idx])
         row: dict[str, Any] = {"family": cg.family, "input_shapes": cg.input_shapes,
-                               "n_configs": int(p.src_idx.size),
+                               "n_configs": first["n_common"],
                                "best_us_launch": float(np.nanmin(sg.perf_ms[p.src_idx]) * 1e3),
                                "best_us_clean": float(np.nanmin(cg.perf_ms[p.tgt_idx]) * 1e3)}
-        winner = int(np.argmax(rel["launch"]))
-        for labels in ("launch", "clean"):
-            r = rel[labels]
-            for protocol, (src, tgt) in scored.items():
-                # The model ranks each GPU's own features (hardware facts differ); the pick is
-                # scored on that GPU's labels.
-                s = (src[source.rows(p.source)] if labels == "launch"
-                     else tgt[clean.rows(p.target)])
-                idx = p.src_idx if labels == "launch" else p.tgt_idx
-                row[f"learned_{protocol}_{labels}"] = _pick(s[idx], r)
-            g, idx = (sg, p.src_idx) if labels == "launch" else (cg, p.tgt_idx)
-            row[f"helion_default_{labels}"] = tc.tag_rel(g, idx, r, "helion_effective_default")
-            row[f"random_8_{labels}"] = expected_best_of_random(r, 8)
-            row[f"h100_winner_{labels}"] = float(r[winner])
+        for protocol, o in out.items():
+            row[f"learned_{protocol}_launch"] = o["learned_on_source"]
+            row[f"learned_{protocol}_clean"] = o["learned_on_target"]
+        row["helion_default_launch"] = first["helion_default_source"]
+        row["helion_default_clean"] = first["helion_default_target"]
+        row["random_8_launch"] = expected_best_of_random(rel_launch, 8)
+        row["random_8_clean"] = expected_best_of_random(
+            tc.subset_rel(cg.perf_ms[p.tgt_idx]), 8)
+        row["h100_winner_launch"] = float(np.max(rel_launch))
+        row["h100_winner_clean"] = first["source_best_replayed"]
         rows.append(row)
     return rows
 
@@ -104,8 +96,8 @@ def training_on_clean_labels(source: Any, clean: Any, plist: list[tc.Pair],
     out = {}
     for name, (src, with_clean) in {"control": (source, False),
                                     "replaced": (long_only, True)}.items():
-        _, tgt = tc.joint_scores(src, clean, plist if src is source else [], params,
-                                 with_target=with_clean)
+        # No pairs: only the clean workloads' scores are read (the folds come from them).
+        _, tgt = tc.joint_scores(src, clean, [], params, with_target=with_clean)
         out[name] = summarize([
             _pick(tgt[clean.rows(p.target)][p.tgt_idx],
                   tc.subset_rel(clean.groups[p.target].perf_ms[p.tgt_idx])) for p in plist])
@@ -120,7 +112,7 @@ def headline_with_clean_short_labels(source: Any, clean: Any, plist: list[tc.Pai
     from helion_learned.training.evaluate import summarize
 
     short = {tc.workload_key(source.groups[p.source]) for p in plist}
-    both = _dataset(paths)
+    both = tc.load_dataset(paths)
     clean_hw = {g.hardware for g in clean.groups}
     keep = [i for i, g in enumerate(both.groups)
             if g.hardware in clean_hw or tc.workload_key(g) not in short]
@@ -136,12 +128,7 @@ def replicate(clean_dir: Path, rep_dir: Path) -> dict[str, Any]:
     a, b = load_run(clean_dir), load_run(rep_dir)
     rows = [{"family": k[0], "shape": list(k[1]), **r} for k in sorted(set(a) & set(b))
             if (r := compare(a[k], b[k])) is not None]
-    kept = [r["winner_kept"] for r in rows]
-    return {"n_workloads": len(rows),
-            "winner_kept_geomean": float(np.exp(np.mean(np.log(kept)))) if kept else None,
-            "winner_kept_min": min(kept, default=None),
-            "spearman_mean": float(np.mean([r["spearman"] for r in rows])) if rows else None,
-            "rows": rows}
+    return {**summarize_runs(rows), "rows": rows}
 
 
 def study(args: argparse.Namespace) -> dict[str, Any]:
@@ -149,7 +136,7 @@ def study(args: argparse.Namespace) -> dict[str, Any]:
     from helion_learned.training.evaluate import summarize
 
     bundle = ModelBundle.load(args.model)
-    source, clean = _dataset(args.source), _dataset(args.clean)
+    source, clean = tc.load_dataset(args.source), tc.load_dataset(args.clean)
     if args.families:
         wanted = set(args.families.split(","))
         clean = clean.subset([i for i, g in enumerate(clean.groups) if g.family in wanted])

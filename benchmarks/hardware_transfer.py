@@ -103,12 +103,10 @@ def transfer(bundle: Any, source: Any, target: Any, *, keep: float = 0.95) -> di
 def main(argv: list[str] | None = None) -> int:
     from online_plots import transfer_families
     from transfer_common import common_transfer
+    from transfer_common import load_dataset
     from transfer_report import markdown
 
     from helion_learned.models.bundle import ModelBundle
-    from helion_learned.training.dataset import build_dataset
-    from helion_learned.training.logs import load_logs
-    from helion_learned.training.origins import load_origins
     from helion_learned.training.report.render import jsonable
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -124,11 +122,8 @@ def main(argv: list[str] | None = None) -> int:
                    "table (.md) and a per-family plot (_families.png) go beside it")
     args = p.parse_args(argv)
 
-    def dataset(paths: list[Path]) -> Any:
-        logset = load_logs(paths)
-        return build_dataset(logset, origins=load_origins(logset.files))
-
-    bundle, source, target = ModelBundle.load(args.model), dataset(args.source), dataset(args.target)
+    bundle = ModelBundle.load(args.model)
+    source, target = load_dataset(args.source), load_dataset(args.target)
     result = transfer(bundle, source, target, keep=args.keep)
     result["common"] = common_transfer(bundle, source, target, keep=args.keep,
                                        min_common=args.min_common)

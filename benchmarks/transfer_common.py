@@ -21,9 +21,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+
+def load_dataset(paths: list[Path]) -> Any:
+    """Logs (files or folders) -> the training Dataset, with each config's origin tags."""
+    from helion_learned.training.dataset import build_dataset
+    from helion_learned.training.logs import load_logs
+    from helion_learned.training.origins import load_origins
+
+    logset = load_logs(paths)
+    return build_dataset(logset, origins=load_origins(logset.files))
 
 
 def workload_key(group: Any) -> tuple[str, str, str]:
@@ -66,7 +77,7 @@ def pairs(source: Any, target: Any, *, min_common: int = 8) -> list[Pair]:
     return out
 
 
-def tag_rel(group: Any, idx: np.ndarray, rel: np.ndarray, tag: str) -> float:
+def _tag_rel(group: Any, idx: np.ndarray, rel: np.ndarray, tag: str) -> float:
     """``rel`` (over ``group``'s configs at ``idx``) of the first config tagged ``tag``; NaN if
     none is."""
     for k, i in enumerate(idx):
@@ -93,8 +104,8 @@ def pair_outcome(source: Any, target: Any, p: Pair, src_scores: np.ndarray,
         # What copying the source's tuning result to the target gives, within the common list.
         "source_best_replayed": float(rel_t[int(np.argmax(rel_s))]),
         "source_pick_replayed": float(rel_t[pick_s]),
-        "helion_default_target": tag_rel(tg, p.tgt_idx, rel_t, "helion_effective_default"),
-        "helion_default_source": tag_rel(sg, p.src_idx, rel_s, "helion_effective_default"),
+        "helion_default_target": _tag_rel(tg, p.tgt_idx, rel_t, "helion_effective_default"),
+        "helion_default_source": _tag_rel(sg, p.src_idx, rel_s, "helion_effective_default"),
         # Do the two GPUs agree on this workload at all? (a disturbed measurement shows as a low
         # rank correlation and every config slower by the same large factor)
         "rank_corr": _spearman(a, b), "median_time_ratio": float(np.median(b / a))
