@@ -62,10 +62,6 @@ def workload_key(family: str, shape: Iterable[int], dtype: str, hardware: str,
 
 
 # -- resume -------------------------------------------------------------------------------------
-def _jsonl_records(path: Path) -> Iterator[dict[str, Any]]:
-    return (rec for _, rec in iter_jsonl(path, strict=False))
-
-
 def _workload_files(folder: Path) -> Iterator[Path]:
     for pattern in ("*.facts.jsonl", "*.facts.jsonl.gz", FAILURES_FILE):
         yield from sorted(folder.rglob(pattern))
@@ -82,7 +78,7 @@ def read_done(folders: Iterable[str | Path], *, include_failures: bool = True) -
             is_failure = path.name == FAILURES_FILE
             if is_failure and not include_failures:
                 continue
-            for record in _jsonl_records(path):
+            for _, record in iter_jsonl(path, strict=False):
                 w = record.get("workload")
                 if not isinstance(w, dict):
                     continue  # a facts record written by install() at bind time, not by us

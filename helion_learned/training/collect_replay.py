@@ -35,15 +35,15 @@ def facts_workloads(paths: Iterable[Path]) -> dict[str, dict[str, Any]]:
     """run_id -> the collector's ``workload`` section, from every facts sidecar under ``paths``
     (read like the collector's own resume does)."""
     from .collect_plan import FAILURES_FILE
-    from .collect_plan import _jsonl_records
     from .collect_plan import _workload_files
+    from .jsonl import iter_jsonl
 
     out: dict[str, dict[str, Any]] = {}
     for root in paths:
         files = [root] if root.is_file() else [
             f for f in _workload_files(root) if f.name != FAILURES_FILE]
         for path in files:
-            for rec in _jsonl_records(path):
+            for _, rec in iter_jsonl(path, strict=False):
                 w = rec.get("workload")
                 if isinstance(w, dict) and rec.get("run_id"):
                     out[str(rec["run_id"])] = w

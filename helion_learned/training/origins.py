@@ -33,10 +33,6 @@ def _base_of(path: Path) -> Path | None:
     return split[0] if split is not None else None
 
 
-def _records(path: Path) -> Iterator[tuple[int, dict]]:
-    return iter_jsonl(path, strict=True)
-
-
 def _existing(path: Path) -> list[Path]:
     return [p for p in (path, Path(f"{path}.gz")) if p.is_file()]
 
@@ -48,7 +44,7 @@ def _bases(files: Iterable[str | os.PathLike[str]]) -> list[Path]:
 def _workload_sections(base: Path) -> Iterator[tuple[str, dict]]:
     """(run_id, the collector's ``workload`` section) of every facts record of a log base."""
     for path in _existing(base.with_suffix(".facts.jsonl")):
-        for _, rec in _records(path):
+        for _, rec in iter_jsonl(path, strict=True):
             yield str(rec.get("run_id")), rec.get("workload") or {}
 
 
@@ -95,7 +91,7 @@ def load_origins(files: Iterable[str | os.PathLike[str]]) -> dict[tuple[str, str
 
     for base in _bases(files):
         for path in _existing(origins_path(base)):
-            for lineno, rec in _records(path):
+            for lineno, rec in iter_jsonl(path, strict=True):
                 try:
                     tag((str(rec["run_id"]), str(rec["config_id"])), str(rec["origin"]))
                 except KeyError as e:
