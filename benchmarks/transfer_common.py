@@ -123,27 +123,30 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 def cross_fitted_scores(source: Any, target: Any, plist: list[Pair], protocol: str,
                         params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Source and target row scores from models that never saw the workload's fold."""
-    from helion_learned.models.ranker import CostModel
+    """Source and target row scores from models that never saw the workload's fold (the global
+    model and per-kernel experts, as ``training.evaluate.oof_scores`` fits them)."""
+    from helion_learned.training.evaluate import fit_models
     from helion_learned.training.evaluate import folds
+    from helion_learned.training.evaluate import score_rows
 
     src = np.full(len(source.y), np.nan)
     tgt = np.full(len(target.y), np.nan)
+    src_keys, tgt_keys = source.row_expert_keys(), target.row_expert_keys()
     by_source = {p.source: p.target for p in plist}
     for test in folds(source, protocol):
         # Only paired workloads are scored: a fold holding none of them needs no model.
         if not 0 < test.size < len(source.groups) or not any(int(g) in by_source for g in test):
             continue
         train = ~np.isin(source.row_group, test)
-        model = CostModel(**params).fit(source.X[train], source.y[train],
-                                        source.row_group[train],
-                                        feature_names=source.feature_names)
+        model, experts = fit_models(source.X[train], source.y[train], source.row_group[train],
+                                    src_keys[train], params, source.feature_names,
+                                    only=set(src_keys[~train].tolist()))
         rows = np.flatnonzero(~train)
-        src[rows] = model.score(source.X[rows])
+        src[rows] = score_rows(model, experts, source.X[rows], src_keys[rows])
         t_groups = [by_source[int(g)] for g in test if int(g) in by_source]
         if t_groups:
             t_rows = np.flatnonzero(np.isin(target.row_group, t_groups))
-            tgt[t_rows] = model.score(target.X[t_rows])
+            tgt[t_rows] = score_rows(model, experts, target.X[t_rows], tgt_keys[t_rows])
     return src, tgt
 
 
@@ -154,12 +157,15 @@ def joint_scores(source: Any, target: Any, plist: list[Pair], params: dict[str, 
     saw the shape anywhere). Answers: would training on some target-GPU data make it fire there?
     ``with_target=False``: the same folds, source logs only (the control: same held-out sets,
     so the difference is what the target-GPU data adds)."""
-    from helion_learned.models.ranker import CostModel
+    from helion_learned.training.evaluate import fit_models
     from helion_learned.training.evaluate import folds
+    from helion_learned.training.evaluate import score_rows
 
     src = np.full(len(source.y), np.nan)
     tgt = np.full(len(target.y), np.nan)
     by_target = {p.target: p.source for p in plist}
+    src_keys, tgt_keys = source.row_expert_keys(), target.row_expert_keys()
+    row_keys = np.concatenate([src_keys, tgt_keys])
     X = np.concatenate([source.X, target.X])
     y = np.concatenate([source.y, target.y])
     groups = np.concatenate([source.row_group, target.row_group + len(source.groups)])
@@ -170,13 +176,14 @@ def joint_scores(source: Any, target: Any, plist: list[Pair], params: dict[str, 
         train = ~np.isin(groups, held)
         if not with_target:
             train &= groups < len(source.groups)
-        model = CostModel(**params).fit(X[train], y[train], groups[train],
-                                        feature_names=source.feature_names)
         t_rows = np.flatnonzero(np.isin(target.row_group, test))
-        tgt[t_rows] = model.score(target.X[t_rows])
         s_groups = [by_target[int(g)] for g in test if int(g) in by_target]
         s_rows = np.flatnonzero(np.isin(source.row_group, s_groups))
-        src[s_rows] = model.score(source.X[s_rows])
+        model, experts = fit_models(X[train], y[train], groups[train], row_keys[train], params,
+                                    source.feature_names, only=set(tgt_keys[t_rows].tolist())
+                                    | set(src_keys[s_rows].tolist()))
+        tgt[t_rows] = score_rows(model, experts, target.X[t_rows], tgt_keys[t_rows])
+        src[s_rows] = score_rows(model, experts, source.X[s_rows], src_keys[s_rows])
     return src, tgt
 
 
@@ -225,7 +232,8 @@ def common_transfer(bundle: Any, source: Any, target: Any, *, keep: float = 0.95
     """Per scoring: summaries, a fire/abstain verdict, per-family geomeans and per-workload rows."""
     plist = pairs(source, target, min_common=min_common)
     params = {**(bundle.metadata.get("model_params") or {}), "n_jobs": 2}
-    scorings = {"in_sample": (bundle.model.score(source.X), bundle.model.score(target.X))}
+    scorings = {"in_sample": (bundle.score_rows(source.X, source.row_expert_keys()),
+                              bundle.score_rows(target.X, target.row_expert_keys()))}
     for protocol in protocols:
         scorings[protocol] = cross_fitted_scores(source, target, plist, protocol, params)
     if joint:

@@ -72,6 +72,13 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    help="max share of fired picks that may be wrong at the chosen threshold")
     p.add_argument("--jobs", type=int, default=2, help="parallel CV folds")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--experts", choices=("auto", "on", "off"), default="auto",
+                   help="per-kernel experts (models.kernel_experts): auto = only if they raise "
+                        "the leave-shape-out geomean in cross-validation (default)")
+
+
+def _experts(args: argparse.Namespace) -> bool | None:
+    return {"auto": None, "on": True, "off": False}[args.experts]
 
 
 def _model_params(args: argparse.Namespace) -> dict[str, Any]:
@@ -144,7 +151,7 @@ class TrainCommand(Command):
                     args.logs, args.external_memory, skip_bad=args.skip_bad,
                     cv_workloads=args.cv_workloads, backend=args.backend, within=args.within,
                     wrong_budget=args.wrong_budget, n_jobs=args.jobs, seed=args.seed,
-                    progress=update, params=params)
+                    progress=update, params=params, experts=_experts(args))
                 skipped = result.bundle.metadata["external_memory"]["skipped"]
                 if skipped:
                     print(f"skipped (--skip-bad): {skipped}", file=sys.stderr)
@@ -152,7 +159,8 @@ class TrainCommand(Command):
                 ds = _load_dataset(args, update)
                 result = train_bundle(
                     ds, backend=args.backend, within=args.within, wrong_budget=args.wrong_budget,
-                    n_jobs=args.jobs, seed=args.seed, progress=update, params=params)
+                    n_jobs=args.jobs, seed=args.seed, progress=update, params=params,
+                    experts=_experts(args))
         path = result.bundle.save(args.output)
         m = result.bundle.metadata["metrics"]
         data = result.bundle.metadata["training_data"]
@@ -160,6 +168,11 @@ class TrainCommand(Command):
                ("workloads", data["n_workloads"]), ("rows", data["n_rows"]),
                ("leave-shape-out geomean", m["leave_shape_out_geomean"]),
                ("leave-shape-out p10", m["leave_shape_out_p10"]),
+               *((f"leave-shape-out geomean {k.rsplit('_', 1)[1]} experts", v)
+                 for k, v in result.bundle.metadata["kernel_experts"].items()
+                 if k.startswith("leave_shape_out_geomean_")),
+               ("kernel experts", len(result.bundle.experts.models_)
+                if result.bundle.experts else 0),
                ("threshold", result.threshold.threshold),
                ("precision at threshold", m["threshold_precision"]),
                ("coverage at threshold", m["threshold_coverage"]),
@@ -213,16 +226,19 @@ class EvaluateCommand(Command):
             else:
                 params = {**CostModel().get_params(), **_model_params(args),
                           "random_state": args.seed}
-                start = time.perf_counter()
-                result = evaluate_dataset(ds, params=params, within=args.within,
-                                          wrong_budget=args.wrong_budget, n_jobs=args.jobs,
-                                          seed=args.seed, stability_seeds=args.stability_seeds,
-                                          progress=update)
-                result["evaluate_seconds"] = time.perf_counter() - start
-                # The bundle `train` would write: its wall time is the retraining cost.
+                # The bundle `train` would write: its wall time is the retraining cost, and its
+                # experts decision (auto: decided in its cross-validation) is what is evaluated.
                 trained = train_bundle(ds, params=params, within=args.within,
                                        wrong_budget=args.wrong_budget, n_jobs=args.jobs,
-                                       seed=args.seed, progress=update)
+                                       seed=args.seed, experts=_experts(args), progress=update)
+                start = time.perf_counter()
+                result = evaluate_dataset(
+                    ds, params=params, within=args.within, wrong_budget=args.wrong_budget,
+                    n_jobs=args.jobs, seed=args.seed, stability_seeds=args.stability_seeds,
+                    experts=trained.bundle.metadata["kernel_experts"]["used"], progress=update)
+                result["evaluate_seconds"] = time.perf_counter() - start
+                result["kernel_experts"] = {**result["kernel_experts"],
+                                            **trained.bundle.metadata["kernel_experts"]}
                 result["train_seconds"] = trained.train_seconds
                 result["feature_importance"] = dict(
                     list(trained.bundle.model.feature_importance().items())[:25])
@@ -271,6 +287,7 @@ class InspectCommand(Command):
             ("feature schema", meta.get("feature_schema_version")),
             ("features", len(meta.get("feature_names", []))),
             ("objective", meta.get("model_params", {}).get("objective")),
+            ("kernel experts", sorted(bundle.experts.models_) if bundle.experts else []),
             ("training fingerprint", data.get("fingerprint")),
             ("training workloads", data.get("n_workloads")),
             ("training families", data.get("families")),

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -28,10 +29,17 @@ from ..features.vectorize import FeatureExtractor
 from . import xgb_model
 from .calibration import CONFIDENCE_FEATURES
 from .calibration import ConfidenceCalibrator
+from .kernel_experts import EXPERT_PARAMS
+from .kernel_experts import MIN_WORKLOADS
+from .kernel_experts import KernelExperts
 from .ranker import CostModel
 
-BUNDLE_SCHEMA_VERSION = 1
+# 2: optional per-kernel experts (``experts/NNN.ubj``). A schema-1 bundle still loads (no experts).
+BUNDLE_SCHEMA_VERSION = 2
+READABLE_SCHEMA_VERSIONS = (1, 2)
 MODEL_FILE = "model.ubj"
+EXPERTS_DIR = "experts"
+MAX_EXPERTS = 4096
 METADATA_FILE = "metadata.json"
 ARTIFACTS_DIR = Path(__file__).parent / "artifacts"
 
@@ -50,6 +58,18 @@ class ModelBundle:
     within: float = 0.05  # confidence means "pick within this fraction of the best"
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
     path: Path | None = None
+    experts: KernelExperts | None = None  # per-kernel models blended into the global scores
+
+    def score(self, X: np.ndarray, expert: str | None = None) -> np.ndarray:
+        """Candidate scores for one kernel: the global model, blended with the kernel's expert
+        when the bundle has one for key ``expert`` (models.kernel_experts.facts_key)."""
+        base = self.model.score(X)
+        return base if self.experts is None else self.experts.blend(expert, X, base)
+
+    def score_rows(self, X: np.ndarray, experts: np.ndarray) -> np.ndarray:
+        """:meth:`score` for rows of many kernels (``experts``: one key per row): offline use."""
+        base = self.model.score(X)
+        return base if self.experts is None else self.experts.blend_rows(X, experts, base)
 
     @property
     def name(self) -> str:
@@ -73,7 +93,8 @@ class ModelBundle:
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
         try:
             self.model.booster_.save_model(os.fspath(tmp / MODEL_FILE))
-            digest = _sha256(tmp / MODEL_FILE)
+            checksums = {MODEL_FILE: _sha256(tmp / MODEL_FILE)}
+            experts_meta = _save_experts(self.experts, tmp, checksums)
             meta = {
                 **self.metadata,
                 "schema_version": BUNDLE_SCHEMA_VERSION,
@@ -85,8 +106,12 @@ class ModelBundle:
                 "within": self.within,
                 "calibrator": self.calibrator.to_dict(),
                 "model_params": self.model.get_params(),
-                "checksums": {MODEL_FILE: digest},
+                "checksums": checksums,
             }
+            if experts_meta is not None:
+                meta["experts"] = experts_meta
+            else:
+                meta.pop("experts", None)
             (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
             _replace_dir(tmp, path)
         except BaseException:
@@ -116,15 +141,13 @@ class ModelBundle:
 
     @classmethod
     def _load(cls, path: Path) -> ModelBundle:
-        import xgboost as xgb
-
         meta_path = path / METADATA_FILE
         if not meta_path.is_file():
             raise BundleError(f"{meta_path}: no metadata.json; expected a bundle directory written "
                               "by `helion-learned train -o DIR`")
         meta = _read_metadata(meta_path)
-        _check_version(meta_path, meta, "schema_version", BUNDLE_SCHEMA_VERSION)
-        _check_version(meta_path, meta, "feature_schema_version", FEATURE_SCHEMA_VERSION)
+        _check_version(meta_path, meta, "schema_version", READABLE_SCHEMA_VERSIONS)
+        _check_version(meta_path, meta, "feature_schema_version", (FEATURE_SCHEMA_VERSION,))
         backend = meta.get("backend") if isinstance(meta.get("backend"), str) else "triton"
         expected_names = list(FeatureExtractor(backend=backend).feature_names)
         names = meta.get("feature_names")
@@ -133,35 +156,109 @@ class ModelBundle:
             raise BundleError(f"{meta_path}: feature names differ from this helion_learned's "
                               f"({got} vs {len(expected_names)}); {_RETRAIN}")
         fields = _check_metadata(meta_path, meta)
-        model_path = path / MODEL_FILE
-        data = _read_limited(model_path, MAX_MODEL_BYTES, "model file")
         checksums = meta.get("checksums")
-        expected = checksums.get(MODEL_FILE) if isinstance(checksums, dict) else None
-        actual = hashlib.sha256(data).hexdigest()
-        if expected != actual:
-            raise BundleError(f"{model_path}: sha256 {actual[:12]}… does not match metadata "
-                              f"({str(expected)[:12]}…); the file is corrupt or was altered. "
-                              "Re-copy or re-train the bundle")
-        try:
-            canonical = xgb_model.canonical_model_bytes(data, expected_names)
-        except xgb_model.ModelFileError as e:
-            raise BundleError(f"{model_path}: not a model this helion_learned can use ({e}); "
-                              f"re-copy it or {_RETRAIN}") from None
-        try:
-            booster = xgb.Booster()
-            booster.load_model(bytearray(canonical))  # the checked bytes, not the file
-            if booster.num_features() != len(expected_names):
-                raise ValueError(f"{booster.num_features()} features, expected "
-                                 f"{len(expected_names)}")
-            model = CostModel.from_booster(booster, params=fields["model_params"],
-                                           n_features=len(expected_names))
-            model.score(np.full((1, len(expected_names)), np.nan, dtype=np.float32))
-        except (ValueError, TypeError, xgb.core.XGBoostError) as e:
-            raise BundleError(f"{model_path}: XGBoost cannot use this model "
-                              f"({type(e).__name__}: {_first_line(e)}); {_RETRAIN}") from None
+        checksums = checksums if isinstance(checksums, dict) else {}
+        model = _load_model(path, MODEL_FILE, checksums, expected_names, fields["model_params"])
+        experts = _load_experts(path, meta_path, meta, checksums, expected_names)
         return cls(model=model, calibrator=fields["calibrator"], backend=fields["backend"],
                    targets=fields["targets"], threshold=fields["threshold"],
-                   within=fields["within"], metadata=meta, path=path)
+                   within=fields["within"], metadata=meta, path=path, experts=experts)
+
+
+def _load_model(path: Path, name: str, checksums: dict[str, Any], expected_names: list[str],
+                params: dict[str, Any]) -> CostModel:
+    """One checked model file of the bundle (``name`` relative to ``path``) -> a CostModel."""
+    import xgboost as xgb
+
+    model_path = path / name
+    data = _read_limited(model_path, MAX_MODEL_BYTES, "model file")
+    expected = checksums.get(name)
+    actual = hashlib.sha256(data).hexdigest()
+    if expected != actual:
+        raise BundleError(f"{model_path}: sha256 {actual[:12]}… does not match metadata "
+                          f"({str(expected)[:12]}…); the file is corrupt or was altered. "
+                          "Re-copy or re-train the bundle")
+    try:
+        canonical = xgb_model.canonical_model_bytes(data, expected_names)
+    except xgb_model.ModelFileError as e:
+        raise BundleError(f"{model_path}: not a model this helion_learned can use ({e}); "
+                          f"re-copy it or {_RETRAIN}") from None
+    try:
+        booster = xgb.Booster()
+        booster.load_model(bytearray(canonical))  # the checked bytes, not the file
+        if booster.num_features() != len(expected_names):
+            raise ValueError(f"{booster.num_features()} features, expected "
+                             f"{len(expected_names)}")
+        model = CostModel.from_booster(booster, params=params, n_features=len(expected_names))
+        model.score(np.full((1, len(expected_names)), np.nan, dtype=np.float32))
+    except (ValueError, TypeError, xgb.core.XGBoostError) as e:
+        raise BundleError(f"{model_path}: XGBoost cannot use this model "
+                          f"({type(e).__name__}: {_first_line(e)}); {_RETRAIN}") from None
+    return model
+
+
+def _save_experts(experts: KernelExperts | None, tmp: Path,
+                  checksums: dict[str, str]) -> dict[str, Any] | None:
+    if experts is None or not experts.models_:
+        return None
+    (tmp / EXPERTS_DIR).mkdir()
+    kernels = []
+    # Numbered files, not kernel names: a name never becomes a path.
+    for i, key in enumerate(sorted(experts.models_)):
+        name = f"{EXPERTS_DIR}/{i:03d}.ubj"
+        experts.models_[key].booster_.save_model(os.fspath(tmp / name))
+        checksums[name] = _sha256(tmp / name)
+        kernels.append({"key": key, "file": name, "n_workloads": experts.n_workloads_[key]})
+    return {"weight": experts.weight, "min_workloads": experts.min_workloads,
+            "params": {k: v for k, v in next(iter(experts.models_.values())).get_params().items()
+                       if k in EXPERT_PARAMS}, "kernels": kernels}
+
+
+def _load_experts(path: Path, meta_path: Path, meta: dict[str, Any], checksums: dict[str, Any],
+                  expected_names: list[str]) -> KernelExperts | None:
+    raw = meta.get("experts")
+    if raw is None:
+        return None
+
+    def bad(key: str, expected: str, value: Any) -> BundleError:
+        where = f"experts.{key}" if key else "experts"
+        return BundleError(f"{meta_path}: {where}: expected {expected}, got "
+                           f"{_describe(value)}; restore the original metadata.json or "
+                           f"{_RETRAIN}")
+
+    if meta.get("schema_version") == 1 or not isinstance(raw, dict):
+        raise bad("", "an object, in a bundle of schema 2", raw)
+    weight = raw.get("weight")
+    if not _finite(weight) or not 0 <= weight <= 1:
+        raise bad("weight", "a number in [0, 1]", weight)
+    min_workloads = raw.get("min_workloads", MIN_WORKLOADS)
+    if type(min_workloads) is not int or min_workloads < 1:
+        raise bad("min_workloads", "a positive integer", min_workloads)
+    params = raw.get("params", EXPERT_PARAMS)
+    known = CostModel().get_params()
+    if not isinstance(params, dict) or not set(params) <= set(known):
+        raise bad("params", f"an object of CostModel parameters ({', '.join(known)})", params)
+    try:
+        CostModel(**params)
+    except (TypeError, ValueError) as e:
+        raise bad("params", f"CostModel parameters ({e})", params) from None
+    kernels = raw.get("kernels")
+    if not isinstance(kernels, list) or len(kernels) > MAX_EXPERTS:
+        raise bad("kernels", f"a list of at most {MAX_EXPERTS} kernels", kernels)
+    out = KernelExperts(weight=float(weight), min_workloads=min_workloads)
+    for i, k in enumerate(kernels):
+        key = k.get("key") if isinstance(k, dict) else None
+        name = k.get("file") if isinstance(k, dict) else None
+        n = k.get("n_workloads") if isinstance(k, dict) else None
+        if not isinstance(key, str) or not 0 < len(key) <= 512 or key in out.models_:
+            raise bad(f"kernels[{i}].key", "a distinct kernel key such as 'matmul/matmul'", key)
+        if not isinstance(name, str) or not re.fullmatch(rf"{EXPERTS_DIR}/\d{{3,6}}\.ubj", name):
+            raise bad(f"kernels[{i}].file", f"'{EXPERTS_DIR}/NNN.ubj'", name)
+        if type(n) is not int or n < 1:
+            raise bad(f"kernels[{i}].n_workloads", "a positive integer", n)
+        out.models_[key] = _load_model(path, name, checksums, expected_names, params)
+        out.n_workloads_[key] = n
+    return out
 
 
 _RETRAIN = "re-train the bundle with this version (`helion-learned train LOGS -o DIR`)"
@@ -291,11 +388,13 @@ def _device_listed(devices: list[str] | None, name: str) -> bool:
     return any(d.upper() in upper or upper in d.upper() for d in devices if d)
 
 
-def _check_version(meta_path: Path, meta: dict[str, Any], key: str, expected: int) -> None:
+def _check_version(meta_path: Path, meta: dict[str, Any], key: str,
+                   readable: tuple[int, ...]) -> None:
     got = meta.get(key)
-    if type(got) is not int or got != expected:  # not True, not 1.0
+    if type(got) is not int or got not in readable:  # not True, not 1.0
+        reads = " or ".join(str(v) for v in readable)
         raise BundleError(f"{meta_path}: {key}={_describe(got)}, this helion_learned reads "
-                          f"{expected}. Re-train the bundle with this version "
+                          f"{reads}. Re-train the bundle with this version "
                           "(`helion-learned train LOGS -o DIR`) or install the helion_learned "
                           "version that wrote it")
 

@@ -18,6 +18,7 @@ from .bundle import ModelBundle
 from .calibration import confidence_features
 from .candidates import candidate_grid
 from .candidates import validate
+from .kernel_experts import facts_key
 
 _MAX_VALIDATION_TRIES = 24
 
@@ -38,7 +39,8 @@ class Predictor:
 
     def score(self, facts: KernelFacts, hw: HardwareFacts,
               candidates: Sequence[dict[str, Any]]) -> np.ndarray:
-        return self.bundle.model.score(self.extractor.transform(facts, hw, candidates))
+        X = self.extractor.transform(facts, hw, candidates)
+        return self.bundle.score(X, facts_key(facts))
 
     def confidence(self, scores: np.ndarray) -> float:
         return float(self.bundle.calibrator.predict(confidence_features(scores))[0])

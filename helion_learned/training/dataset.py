@@ -13,6 +13,7 @@ from ..features.facts import KernelFacts
 from ..features.hardware import HardwareFacts
 from ..features.hardware import from_name
 from ..features.vectorize import FeatureExtractor
+from ..models.kernel_experts import facts_key
 from .logs import LogSet
 from .logs import Workload
 
@@ -77,6 +78,12 @@ class Dataset:
     @property
     def families(self) -> np.ndarray:
         return np.array([g.family for g in self.groups])
+
+    def row_expert_keys(self) -> np.ndarray:
+        """Each row's kernel-expert key (see models.kernel_experts), from its group's facts."""
+        per_group = np.empty(len(self.groups), dtype=object)
+        per_group[:] = [facts_key(g.facts) for g in self.groups]
+        return per_group[self.row_group]
 
     def fingerprint(self) -> str:
         """Content hash of what the model learns from (run ids, configs, timings)."""

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..models.calibration import confidence_features
+from ..models.kernel_experts import KernelExperts
 from ..models.ranker import CostModel
 from .dataset import Dataset
 from .dataset import Group
@@ -63,32 +64,59 @@ def folds(ds: Dataset, protocol: str, *, n_splits: int = 5, seed: int = 0) -> li
     return [np.flatnonzero(assignment == f) for f in range(k) if np.any(assignment == f)]
 
 
-def _fit_and_score(X: np.ndarray, y: np.ndarray, row_group: np.ndarray, test: np.ndarray,
-                   params: dict[str, Any], feature_names: tuple[str, ...]
+def fit_models(X: np.ndarray, y: np.ndarray, row_group: np.ndarray, keys: np.ndarray | None,
+               params: dict[str, Any], feature_names: tuple[str, ...], *,
+               only: set[str] | None = None) -> tuple[CostModel, KernelExperts | None]:
+    """The global cost model and, unless ``keys`` is None, the per-kernel experts (``only``:
+    just those kernels'): what a bundle holds, fitted on the given rows. Training and
+    evaluation both call this."""
+    model = CostModel(**params).fit(X, y, row_group, feature_names=feature_names)
+    experts = None
+    if keys is not None:
+        experts = KernelExperts().fit(X, y, row_group, keys, feature_names=feature_names,
+                                      random_state=params.get("random_state", 0),
+                                      n_jobs=params.get("n_jobs", 1), only=only)
+    return model, experts
+
+
+def score_rows(model: CostModel, experts: KernelExperts | None, X: np.ndarray,
+               keys: np.ndarray | None) -> np.ndarray:
+    base = model.score(X)
+    return base if experts is None or keys is None else experts.blend_rows(X, keys, base)
+
+
+def _fit_and_score(X: np.ndarray, y: np.ndarray, row_group: np.ndarray, keys: np.ndarray | None,
+                   test: np.ndarray, params: dict[str, Any], feature_names: tuple[str, ...]
                    ) -> tuple[np.ndarray, np.ndarray]:
     # Arrays only (not the Dataset): workers then never unpickle every group's configs and facts,
     # and joblib memory-maps the big arrays. Same rows, same order, same model as fitting on
     # ``ds.subset(train_groups)`` (group ids only need to be distinct and ordered).
     is_test = np.isin(row_group, test)
     train = ~is_test
-    model = CostModel(**params).fit(X[train], y[train], row_group[train],
-                                    feature_names=feature_names)
     rows = np.flatnonzero(is_test)
-    return rows, model.score(X[rows])
+    model, experts = fit_models(X[train], y[train], row_group[train],
+                                None if keys is None else keys[train], params, feature_names,
+                                only=None if keys is None else set(keys[rows].tolist()))
+    return rows, score_rows(model, experts, X[rows], None if keys is None else keys[rows])
 
 
 def oof_scores(ds: Dataset, protocol: str, params: dict[str, Any], *, n_jobs: int = 1,
-               seed: int = 0, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """Out-of-fold scores for every row: each group is scored by a model that never saw it."""
+               seed: int = 0, experts: bool = True,
+               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """Out-of-fold scores for every row: each group is scored by a model that never saw it.
+
+    ``experts``: blend in per-kernel experts fitted on the fold's training rows (what a shipped
+    bundle does); a held-out family never has one, so leave-family-out is the global model's."""
     from joblib import Parallel
     from joblib import delayed
 
     fold_list = [f for f in folds(ds, protocol, seed=seed) if 0 < f.size < len(ds.groups)]
     scores = np.full(len(ds.y), np.nan)
+    keys = ds.row_expert_keys() if experts else None
     # Folds fit in parallel processes; XGBoost inside each stays single-threaded.
     inner = {**params, "n_jobs": 1} if n_jobs > 1 else params
     results = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_fit_and_score)(ds.X, ds.y, ds.row_group, test, inner, ds.feature_names)
+        delayed(_fit_and_score)(ds.X, ds.y, ds.row_group, keys, test, inner, ds.feature_names)
         for test in fold_list)
     for i, (rows, s) in enumerate(results):
         scores[rows] = s

@@ -292,7 +292,7 @@ def train_bundle_external(paths: Iterable[str | os.PathLike[str]],
                           cv_workloads: int = 2000, backend: str | None = None,
                           params: dict[str, Any] | None = None, within: float = 0.05,
                           wrong_budget: float = 0.05, n_jobs: int = 2, seed: int = 0,
-                          progress: Progress | None = None) -> Any:
+                          experts: bool | None = None, progress: Progress | None = None) -> Any:
     """``train_bundle`` for logs that do not fit in memory; see the module docstring.
 
     Returns a :class:`~helion_learned.training.train.TrainResult` whose outcomes/confidence are
@@ -322,7 +322,7 @@ def train_bundle_external(paths: Iterable[str | os.PathLike[str]],
 
         result = train_bundle(sample, backend=backend, params=params, within=within,
                               wrong_budget=wrong_budget, n_jobs=n_jobs, seed=seed,
-                              progress=progress, fit_final=fit_final)
+                              experts=experts, progress=progress, fit_final=fit_final)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     bundle = result.bundle
@@ -343,7 +343,8 @@ def train_bundle_external(paths: Iterable[str | os.PathLike[str]],
         "calibration_sample_rows": len(sample.y),
         "skipped": dict(sorted(summary.skipped.items())),
         "note": ("confidence calibration and threshold come from grouped CV on the sample "
-                 "(models trained on the sample only); metrics are the sample's"),
+                 "(models trained on the sample only); metrics are the sample's; per-kernel "
+                 "experts are fitted on the sample"),
     }
     seconds = time.perf_counter() - start
     bundle.metadata["train_seconds"] = seconds

@@ -15,9 +15,11 @@ from ..models.bundle import ModelBundle
 from ..models.calibration import ConfidenceCalibrator
 from ..models.calibration import ThresholdChoice
 from ..models.calibration import choose_threshold
+from ..models.kernel_experts import KernelExperts
 from ..models.ranker import CostModel
 from .dataset import Dataset
 from .evaluate import GroupOutcome
+from .evaluate import fit_models
 from .evaluate import group_outcomes
 from .evaluate import oof_scores
 
@@ -50,6 +52,28 @@ def max_slowdown(outcomes: list[GroupOutcome], conf: np.ndarray, threshold: floa
         return math.nan
     worst = min(fired)
     return math.inf if worst <= 0 else 1.0 / worst
+
+
+def _leave_shape_out(ds: Dataset, params: dict[str, Any], *, within: float, n_jobs: int,
+                     seed: int, experts: bool | None, progress: Callable[[int, int], None]
+                     ) -> tuple[list[GroupOutcome], dict[str, Any]]:
+    """Out-of-fold outcomes, with or without per-kernel experts; ``experts=None`` runs both and
+    keeps the higher leave-shape-out geomean (ties: without, the smaller bundle)."""
+    tried: dict[bool, list[GroupOutcome]] = {}
+    for use in ((False, True) if experts is None else (bool(experts),)):
+        scores = oof_scores(ds, "leave_shape_out", params, n_jobs=n_jobs, seed=seed,
+                            experts=use, progress=progress)
+        tried[use] = group_outcomes(ds, scores, within=within)
+    geo = {use: _geomean([o.rel_pick for o in out]) for use, out in tried.items()}
+    used = max(geo, key=lambda u: (geo[u], not u)) if experts is None else bool(experts)
+    choice = {"mode": "auto" if experts is None else ("on" if experts else "off"),
+              "used": used, **{f"leave_shape_out_geomean_{'with' if u else 'without'}": g
+                               for u, g in geo.items()}}
+    return tried[used], choice
+
+
+def _geomean(rel: list[float]) -> float:
+    return float(np.exp(np.mean(np.log(np.clip(rel, 1e-3, None))))) if rel else math.nan
 
 
 @dataclasses.dataclass
@@ -88,11 +112,13 @@ def _versions() -> dict[str, str]:
 
 def train_bundle(ds: Dataset, *, backend: str | None = None, params: dict[str, Any] | None = None,
                  within: float = 0.05, wrong_budget: float = 0.05, n_jobs: int = 2,
-                 seed: int = 0, progress: Progress | None = None,
+                 seed: int = 0, experts: bool | None = None, progress: Progress | None = None,
                  fit_final: Callable[[dict[str, Any]], CostModel] | None = None) -> TrainResult:
     """Fit the cost model on everything; calibrate confidence and pick the threshold on held-out
     groups (leave-shape-out CV), so at most ``wrong_budget`` of fired picks miss ``within``.
 
+    ``experts``: fit per-kernel experts (models.kernel_experts) too; None (auto): only if they
+    raise the leave-shape-out geomean in this CV (on 36 cute workloads they lower it).
     ``fit_final(params)``, when given, fits the final model instead of ``CostModel(**params)
     .fit(ds...)`` (external-memory training: see :mod:`.external_memory`)."""
     backend = backend or ds.backend
@@ -109,19 +135,25 @@ def train_bundle(ds: Dataset, *, backend: str | None = None, params: dict[str, A
         if progress:
             progress("cross-validation folds", i, n)
 
-    scores = oof_scores(ds, "leave_shape_out", params, n_jobs=n_jobs, seed=seed,
-                        progress=fold_progress)
-    outcomes = group_outcomes(ds, scores, within=within)
+    outcomes, expert_choice = _leave_shape_out(ds, params, within=within, n_jobs=n_jobs,
+                                               seed=seed, experts=experts,
+                                               progress=fold_progress)
+    experts = expert_choice["used"]
     conf = cross_fitted_confidence(outcomes, seed=seed)
     choice = choose_threshold(conf, np.array([o.hit for o in outcomes]), wrong_budget=wrong_budget)
     calibrator = ConfidenceCalibrator().fit(np.stack([o.conf_features for o in outcomes]),
                                             np.array([o.hit for o in outcomes]))
     if progress:
         progress("final model", 0, 1)
+    keys = ds.row_expert_keys() if experts else None
     if fit_final is not None:
         model = fit_final(params)
+        kernel_experts = None if keys is None else KernelExperts().fit(
+            ds.X, ds.y, ds.row_group, keys, feature_names=ds.feature_names,
+            random_state=params["random_state"], n_jobs=params.get("n_jobs", 1))
     else:
-        model = CostModel(**params).fit(ds.X, ds.y, ds.row_group, feature_names=ds.feature_names)
+        model, kernel_experts = fit_models(ds.X, ds.y, ds.row_group, keys, params,
+                                           ds.feature_names)
     if progress:
         progress("final model", 1, 1)
     seconds = time.perf_counter() - start
@@ -136,18 +168,20 @@ def train_bundle(ds: Dataset, *, backend: str | None = None, params: dict[str, A
             "dropped": ds.dropped,
         },
         "metrics": {
-            "leave_shape_out_geomean": float(np.exp(np.mean(np.log(np.clip(rel, 1e-3, None))))),
+            "leave_shape_out_geomean": _geomean(rel.tolist()),
             "leave_shape_out_p10": float(np.quantile(rel, 0.1)),
             "threshold_precision": choice.precision,
             "threshold_coverage": choice.coverage,
             "threshold_max_slowdown": max_slowdown(outcomes, conf, choice.threshold),
         },
+        "kernel_experts": expert_choice,
         "wrong_budget": wrong_budget,
         "train_seconds": seconds,
         "versions": _versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    bundle = ModelBundle(model=model, calibrator=calibrator, backend=backend,
+    bundle = ModelBundle(model=model, experts=kernel_experts, calibrator=calibrator,
+                         backend=backend,
                          targets=_targets(ds), threshold=choice.threshold, within=within,
                          metadata=metadata)
     return TrainResult(bundle, outcomes, conf, choice, seconds)

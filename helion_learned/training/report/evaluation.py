@@ -12,6 +12,8 @@ import numpy as np
 
 from ...models.bundle import ModelBundle
 from ...models.calibration import choose_threshold
+from ...models.kernel_experts import EXPERT_PARAMS
+from ...models.kernel_experts import EXPERT_WEIGHT
 from ..dataset import Dataset
 from ..evaluate import GroupOutcome
 from ..evaluate import expected_best_of_random
@@ -101,13 +103,14 @@ def _summaries(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def evaluate_protocol(ds: Dataset, protocol: str, *, params: dict[str, Any], within: float,
-                      wrong_budget: float, n_jobs: int, seed: int = 0,
+                      wrong_budget: float, n_jobs: int, seed: int = 0, experts: bool = True,
                       progress: Progress | None = None) -> dict[str, Any]:
     def fold_progress(i: int, n: int) -> None:
         if progress:
             progress(protocol, i, n)
 
-    scores = oof_scores(ds, protocol, params, n_jobs=n_jobs, seed=seed, progress=fold_progress)
+    scores = oof_scores(ds, protocol, params, n_jobs=n_jobs, seed=seed, experts=experts,
+                        progress=fold_progress)
     outcomes = group_outcomes(ds, scores, within=within)
     conf = cross_fitted_confidence(outcomes, seed=seed)
     nn: dict[int, float] = {}
@@ -122,7 +125,7 @@ def evaluate_protocol(ds: Dataset, protocol: str, *, params: dict[str, Any], wit
 
 def evaluate_bundle(ds: Dataset, bundle: ModelBundle) -> dict[str, Any]:
     """Held-out evaluation of a trained bundle on logs it did not train on."""
-    scores = bundle.model.score(ds.X)
+    scores = bundle.score_rows(ds.X, ds.row_expert_keys())
     outcomes = group_outcomes(ds, scores, within=bundle.within)
     conf = (bundle.calibrator.predict(np.stack([o.conf_features for o in outcomes]))
             if outcomes else np.empty(0))
@@ -163,7 +166,7 @@ def _protocol_result(ds: Dataset, outcomes: list[GroupOutcome], conf: np.ndarray
 
 
 def seed_stability(ds: Dataset, protocols: Mapping[str, Any], *, params: dict[str, Any],
-                   within: float, n_jobs: int, seed: int, n_seeds: int,
+                   within: float, n_jobs: int, seed: int, n_seeds: int, experts: bool = True,
                    progress: Progress | None = None) -> dict[str, Any]:
     """Learned geomean under ``n_seeds`` XGBoost seeds (random_state r, r+1, ...; same folds):
     on 21 kernels one seed's leave-family-out number can be off by ~0.1, so report the spread."""
@@ -175,7 +178,7 @@ def seed_stability(ds: Dataset, protocols: Mapping[str, Any], *, params: dict[st
             if progress:
                 progress(f"{name} seed {base_seed + k}", k, n_seeds - 1)
             scores = oof_scores(ds, name, {**params, "random_state": base_seed + k},
-                                n_jobs=n_jobs, seed=seed)
+                                n_jobs=n_jobs, seed=seed, experts=experts)
             geos.append(summarize([o.rel_pick for o in group_outcomes(ds, scores,
                                                                        within=within)])["geomean"])
         out[name] = {"model_seeds": [base_seed + k for k in range(n_seeds)], "geomeans": geos,
@@ -185,19 +188,18 @@ def seed_stability(ds: Dataset, protocols: Mapping[str, Any], *, params: dict[st
 
 def evaluate_dataset(ds: Dataset, *, params: dict[str, Any], within: float = 0.05,
                      wrong_budget: float = 0.05, n_jobs: int = 2, seed: int = 0,
-                     stability_seeds: int = 1,
+                     stability_seeds: int = 1, experts: bool = True,
                      progress: Progress | None = None) -> dict[str, Any]:
     """Both CV protocols (leave-family-out needs 2+ families) plus dataset facts; with
     ``stability_seeds`` > 1 also the learned geomean under that many model seeds."""
-    protocols = {"leave_shape_out": evaluate_protocol(
-        ds, "leave_shape_out", params=params, within=within, wrong_budget=wrong_budget,
-        n_jobs=n_jobs, seed=seed, progress=progress)}
+    common = {"params": params, "within": within, "wrong_budget": wrong_budget,
+              "n_jobs": n_jobs, "seed": seed, "experts": experts, "progress": progress}
+    protocols = {"leave_shape_out": evaluate_protocol(ds, "leave_shape_out", **common)}
     if len(set(ds.families.tolist())) >= 2:
-        protocols["leave_family_out"] = evaluate_protocol(
-            ds, "leave_family_out", params=params, within=within, wrong_budget=wrong_budget,
-            n_jobs=n_jobs, seed=seed, progress=progress)
+        protocols["leave_family_out"] = evaluate_protocol(ds, "leave_family_out", **common)
     stability = (seed_stability(ds, protocols, params=params, within=within, n_jobs=n_jobs,
-                                seed=seed, n_seeds=stability_seeds, progress=progress)
+                                seed=seed, n_seeds=stability_seeds, experts=experts,
+                                progress=progress)
                  if stability_seeds > 1 else {})
     return {
         "seed_stability": stability,
@@ -207,6 +209,8 @@ def evaluate_dataset(ds: Dataset, *, params: dict[str, Any], within: float = 0.0
             "hardware": sorted({g.hardware for g in ds.groups}), "dropped": ds.dropped,
         },
         "within": within, "wrong_budget": wrong_budget, "params": params,
+        "kernel_experts": {"enabled": experts, "weight": EXPERT_WEIGHT,
+                           "params": dict(EXPERT_PARAMS)} if experts else {"enabled": False},
         "protocols": protocols,
     }
 

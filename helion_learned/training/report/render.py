@@ -168,6 +168,20 @@ def build_document(result: Mapping[str, Any], images: Iterable[str]) -> tuple[st
         seeds = next(iter(stability.values()))["model_seeds"]
         headline.append(f"Learned geomean under XGBoost seeds {seeds} (same folds; mean ± sd): "
                         + "; ".join(parts) + ". Differences smaller than the sd are noise.")
+    ex = result.get("kernel_experts") or {}
+    cv = (f" (`--experts auto`: the training cross-validation's leave-shape-out geomean "
+          f"{ex['leave_shape_out_geomean_with']:.3f} with them, "
+          f"{ex['leave_shape_out_geomean_without']:.3f} without)"
+          if _ok(ex.get("leave_shape_out_geomean_with"))
+          and _ok(ex.get("leave_shape_out_geomean_without")) else "")
+    if ex.get("enabled"):
+        headline.append(
+            f"Learned = the global cost model, blended ({ex['weight']:g}) with a per-kernel expert "
+            "for kernels the training folds hold 2+ workloads of (models/kernel_experts.py)"
+            f"{cv}: leave-shape-out uses them, leave-family-out never can (its kernel is held "
+            "out).")
+    elif ex:
+        headline.append(f"Learned = the global cost model alone: no per-kernel experts{cv}.")
     sections = [Section("Headline (learned pick on held-out groups)", headline),
                 Section("Baselines (geomean / p10 relative speed)", [_baselines(protos)])]
     if result.get("targets"):
