@@ -6,18 +6,14 @@ recorded in the metadata and checked on load; so are the bundle and feature sche
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import glob
 import hashlib
 import json
 import math
 import os
 import re
-import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +23,7 @@ from ..features.hardware import HardwareFacts
 from ..features.vectorize import FEATURE_SCHEMA_VERSION
 from ..features.vectorize import FeatureExtractor
 from . import xgb_model
+from .atomic_dir import replace_dir
 from .calibration import CONFIDENCE_FEATURES
 from .calibration import ConfidenceCalibrator
 from .kernel_experts import EXPERT_PARAMS
@@ -113,7 +110,7 @@ class ModelBundle:
             else:
                 meta.pop("experts", None)
             (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-            _replace_dir(tmp, path)
+            replace_dir(tmp, path)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -405,65 +402,6 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _replace_dir(src: Path, dst: Path) -> None:
-    """Move ``src`` into place at ``dst``; an old ``dst`` is renamed away first, then deleted.
-
-    Savers of the same ``dst`` (two trainings writing one bundle, in any processes) take turns
-    through a lock file next to it, so each swap is whole: ``dst`` always ends up one complete
-    bundle, and no temp, old or lock file is left behind. Without ``fcntl`` (Windows) a swap
-    that loses a race is retried instead.
-    """
-    with _dir_lock(dst):
-        # Old copies only live inside the lock: any found now are from a saver that died mid-swap.
-        for stale in dst.parent.glob(f".{glob.escape(dst.name)}.old-*"):
-            shutil.rmtree(stale, ignore_errors=True)
-        olds = []
-        for attempt in range(50):
-            old = dst.with_name(f".{dst.name}.old-{os.getpid()}-{secrets.token_hex(4)}")
-            try:
-                os.replace(dst, old)
-                olds.append(old)
-            except FileNotFoundError:
-                pass  # no previous bundle
-            try:
-                os.replace(src, dst)
-                break
-            except OSError:  # another saver put its bundle there first (no lock): again
-                if attempt == 49 or not dst.exists():
-                    raise
-        for old in olds:
-            shutil.rmtree(old, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _dir_lock(dst: Path) -> Iterator[None]:
-    """An exclusive ``flock`` on ``.<name>.lock`` next to ``dst``; the file is removed after."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: _replace_dir retries instead
-        yield
-        return
-    lock = dst.with_name(f".{dst.name}.lock")
-    while True:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            if os.path.samestat(os.fstat(fd), os.stat(lock)):
-                break  # locked the file that is still there (not one a holder just unlinked)
-        except FileNotFoundError:
-            pass
-        except BaseException:
-            os.close(fd)
-            raise
-        os.close(fd)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(lock)  # while still holding it; late comers notice and lock the new file
-        os.close(fd)
 
 
 def shipped_bundles(backend: str) -> list[Path]:
