@@ -218,10 +218,7 @@ def _load_experts(path: Path, meta_path: Path, meta: dict[str, Any], checksums: 
         return None
 
     def bad(key: str, expected: str, value: Any) -> BundleError:
-        where = f"experts.{key}" if key else "experts"
-        return BundleError(f"{meta_path}: {where}: expected {expected}, got "
-                           f"{_describe(value)}; restore the original metadata.json or "
-                           f"{_RETRAIN}")
+        return _bad(meta_path, f"experts.{key}" if key else "experts", expected, value)
 
     if meta.get("schema_version") == 1 or not isinstance(raw, dict):
         raise bad("", "an object, in a bundle of schema 2", raw)
@@ -231,14 +228,8 @@ def _load_experts(path: Path, meta_path: Path, meta: dict[str, Any], checksums: 
     min_workloads = raw.get("min_workloads", MIN_WORKLOADS)
     if type(min_workloads) is not int or min_workloads < 1:
         raise bad("min_workloads", "a positive integer", min_workloads)
-    params = raw.get("params", EXPERT_PARAMS)
-    known = CostModel().get_params()
-    if not isinstance(params, dict) or not set(params) <= set(known):
-        raise bad("params", f"an object of CostModel parameters ({', '.join(known)})", params)
-    try:
-        CostModel(**params)
-    except (TypeError, ValueError) as e:
-        raise bad("params", f"CostModel parameters ({e})", params) from None
+    params = _checked_params(meta_path, "experts.params", raw.get("params", EXPERT_PARAMS),
+                             drop_unknown=False)
     kernels = raw.get("kernels")
     if not isinstance(kernels, list) or len(kernels) > MAX_EXPERTS:
         raise bad("kernels", f"a list of at most {MAX_EXPERTS} kernels", kernels)
@@ -314,13 +305,34 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {text[:60]}{'…' if len(text) > 60 else ''}"
 
 
+def _bad(meta_path: Path, key: str, expected: str, value: Any) -> BundleError:
+    return BundleError(f"{meta_path}: {key}: expected {expected}, got {_describe(value)}; "
+                       f"restore the original metadata.json or {_RETRAIN}")
+
+
+def _checked_params(meta_path: Path, key: str, raw: Any, *, drop_unknown: bool
+                    ) -> dict[str, Any]:
+    """``raw`` as CostModel keyword arguments, or a BundleError naming ``key``. The global
+    model's params drop unknown names (written by other versions); an expert's refuse them."""
+    known = CostModel().get_params()
+    if not isinstance(raw, dict):
+        raise _bad(meta_path, key, "an object", raw)
+    if not drop_unknown and not set(raw) <= set(known):
+        raise _bad(meta_path, key, f"an object of CostModel parameters ({', '.join(known)})", raw)
+    params = {k: v for k, v in raw.items() if k in known}
+    try:
+        CostModel(**params)
+    except (TypeError, ValueError) as e:
+        raise _bad(meta_path, key, f"CostModel parameters ({e})", raw) from None
+    return params
+
+
 def _check_metadata(meta_path: Path, meta: dict[str, Any]) -> dict[str, Any]:
     """The fields the runtime uses, type- and range-checked. Raises BundleError on the first bad
     one: ``<metadata.json>: <key>: expected ..., got ...; <fix>``."""
 
     def bad(key: str, expected: str, value: Any) -> BundleError:
-        return BundleError(f"{meta_path}: {key}: expected {expected}, got {_describe(value)}; "
-                           f"restore the original metadata.json or {_RETRAIN}")
+        return _bad(meta_path, key, expected, value)
 
     for key in ("calibrator", "threshold", "backend", "targets"):
         if key not in meta:
@@ -363,15 +375,8 @@ def _check_metadata(meta_path: Path, meta: dict[str, Any]) -> dict[str, Any]:
         raise bad("calibrator.scale", "positive numbers", cal["scale"])
     if not _finite(cal.get("intercept")):
         raise bad("calibrator.intercept", "a finite number", cal.get("intercept"))
-    raw_params = meta.get("model_params") or {}
-    if not isinstance(raw_params, dict):
-        raise bad("model_params", "an object", raw_params)
-    known = CostModel().get_params()
-    params = {k: v for k, v in raw_params.items() if k in known}
-    try:
-        CostModel(**params)
-    except (TypeError, ValueError) as e:
-        raise bad("model_params", f"CostModel parameters ({e})", raw_params) from None
+    params = _checked_params(meta_path, "model_params", meta.get("model_params") or {},
+                             drop_unknown=True)
     return {"threshold": float(threshold), "within": float(within), "backend": backend,
             "targets": [dict(t, compute_capability=list(t["compute_capability"])) for t in targets],
             "calibrator": ConfidenceCalibrator.from_dict(cal), "model_params": params}
