@@ -64,18 +64,24 @@ def folds(ds: Dataset, protocol: str, *, n_splits: int = 5, seed: int = 0) -> li
     return [np.flatnonzero(assignment == f) for f in range(k) if np.any(assignment == f)]
 
 
+def fit_experts(X: np.ndarray, y: np.ndarray, row_group: np.ndarray, keys: np.ndarray,
+                params: dict[str, Any], feature_names: tuple[str, ...], *,
+                only: set[str] | None = None) -> KernelExperts:
+    """The per-kernel experts (``only``: just those kernels') with the global model's seed and
+    thread count."""
+    return KernelExperts().fit(X, y, row_group, keys, feature_names=feature_names,
+                               random_state=params.get("random_state", 0),
+                               n_jobs=params.get("n_jobs", 1), only=only)
+
+
 def fit_models(X: np.ndarray, y: np.ndarray, row_group: np.ndarray, keys: np.ndarray | None,
                params: dict[str, Any], feature_names: tuple[str, ...], *,
                only: set[str] | None = None) -> tuple[CostModel, KernelExperts | None]:
-    """The global cost model and, unless ``keys`` is None, the per-kernel experts (``only``:
-    just those kernels'): what a bundle holds, fitted on the given rows. Training and
-    evaluation both call this."""
+    """The global cost model and, unless ``keys`` is None, the per-kernel experts: what a bundle
+    holds, fitted on the given rows. Training and evaluation both call this."""
     model = CostModel(**params).fit(X, y, row_group, feature_names=feature_names)
-    experts = None
-    if keys is not None:
-        experts = KernelExperts().fit(X, y, row_group, keys, feature_names=feature_names,
-                                      random_state=params.get("random_state", 0),
-                                      n_jobs=params.get("n_jobs", 1), only=only)
+    experts = None if keys is None else fit_experts(X, y, row_group, keys, params,
+                                                    feature_names, only=only)
     return model, experts
 
 
@@ -87,7 +93,8 @@ def score_rows(model: CostModel, experts: KernelExperts | None, X: np.ndarray,
 
 def _fit_and_score(X: np.ndarray, y: np.ndarray, row_group: np.ndarray, keys: np.ndarray | None,
                    test: np.ndarray, params: dict[str, Any], feature_names: tuple[str, ...]
-                   ) -> tuple[np.ndarray, np.ndarray]:
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Held-out rows, their global-model scores and (with ``keys``) the expert-blended ones."""
     # Arrays only (not the Dataset): workers then never unpickle every group's configs and facts,
     # and joblib memory-maps the big arrays. Same rows, same order, same model as fitting on
     # ``ds.subset(train_groups)`` (group ids only need to be distinct and ordered).
@@ -97,7 +104,36 @@ def _fit_and_score(X: np.ndarray, y: np.ndarray, row_group: np.ndarray, keys: np
     model, experts = fit_models(X[train], y[train], row_group[train],
                                 None if keys is None else keys[train], params, feature_names,
                                 only=None if keys is None else set(keys[rows].tolist()))
-    return rows, score_rows(model, experts, X[rows], None if keys is None else keys[rows])
+    base = model.score(X[rows])
+    blended = None if experts is None else experts.blend_rows(X[rows], keys[rows], base)
+    return rows, base, blended
+
+
+def oof_score_pair(ds: Dataset, protocol: str, params: dict[str, Any], *, n_jobs: int = 1,
+                   seed: int = 0, experts: bool = True,
+                   progress: Callable[[int, int], None] | None = None
+                   ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Out-of-fold scores of the global model and, with ``experts``, of the same fold models
+    blended with per-kernel experts (None without): one set of fits serves both."""
+    from joblib import Parallel
+    from joblib import delayed
+
+    fold_list = [f for f in folds(ds, protocol, seed=seed) if 0 < f.size < len(ds.groups)]
+    base = np.full(len(ds.y), np.nan)
+    blended = np.full(len(ds.y), np.nan) if experts else None
+    keys = ds.row_expert_keys() if experts else None
+    # Folds fit in parallel processes; XGBoost inside each stays single-threaded.
+    inner = {**params, "n_jobs": 1} if n_jobs > 1 else params
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_fit_and_score)(ds.X, ds.y, ds.row_group, keys, test, inner, ds.feature_names)
+        for test in fold_list)
+    for i, (rows, b, e) in enumerate(results):
+        base[rows] = b
+        if blended is not None:
+            blended[rows] = e
+        if progress is not None:
+            progress(i + 1, len(fold_list))
+    return base, blended
 
 
 def oof_scores(ds: Dataset, protocol: str, params: dict[str, Any], *, n_jobs: int = 1,
@@ -107,22 +143,9 @@ def oof_scores(ds: Dataset, protocol: str, params: dict[str, Any], *, n_jobs: in
 
     ``experts``: blend in per-kernel experts fitted on the fold's training rows (what a shipped
     bundle does); a held-out family never has one, so leave-family-out is the global model's."""
-    from joblib import Parallel
-    from joblib import delayed
-
-    fold_list = [f for f in folds(ds, protocol, seed=seed) if 0 < f.size < len(ds.groups)]
-    scores = np.full(len(ds.y), np.nan)
-    keys = ds.row_expert_keys() if experts else None
-    # Folds fit in parallel processes; XGBoost inside each stays single-threaded.
-    inner = {**params, "n_jobs": 1} if n_jobs > 1 else params
-    results = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_fit_and_score)(ds.X, ds.y, ds.row_group, keys, test, inner, ds.feature_names)
-        for test in fold_list)
-    for i, (rows, s) in enumerate(results):
-        scores[rows] = s
-        if progress is not None:
-            progress(i + 1, len(fold_list))
-    return scores
+    base, blended = oof_score_pair(ds, protocol, params, n_jobs=n_jobs, seed=seed,
+                                   experts=experts, progress=progress)
+    return base if blended is None else blended
 
 
 @dataclasses.dataclass

@@ -15,13 +15,13 @@ from ..models.bundle import ModelBundle
 from ..models.calibration import ConfidenceCalibrator
 from ..models.calibration import ThresholdChoice
 from ..models.calibration import choose_threshold
-from ..models.kernel_experts import KernelExperts
 from ..models.ranker import CostModel
 from .dataset import Dataset
 from .evaluate import GroupOutcome
+from .evaluate import fit_experts
 from .evaluate import fit_models
 from .evaluate import group_outcomes
-from .evaluate import oof_scores
+from .evaluate import oof_score_pair
 
 Progress = Callable[[str, int, int], None]
 
@@ -57,13 +57,14 @@ def max_slowdown(outcomes: list[GroupOutcome], conf: np.ndarray, threshold: floa
 def _leave_shape_out(ds: Dataset, params: dict[str, Any], *, within: float, n_jobs: int,
                      seed: int, experts: bool | None, progress: Callable[[int, int], None]
                      ) -> tuple[list[GroupOutcome], dict[str, Any]]:
-    """Out-of-fold outcomes, with or without per-kernel experts; ``experts=None`` runs both and
-    keeps the higher leave-shape-out geomean (ties: without, the smaller bundle)."""
-    tried: dict[bool, list[GroupOutcome]] = {}
-    for use in ((False, True) if experts is None else (bool(experts),)):
-        scores = oof_scores(ds, "leave_shape_out", params, n_jobs=n_jobs, seed=seed,
-                            experts=use, progress=progress)
-        tried[use] = group_outcomes(ds, scores, within=within)
+    """Out-of-fold outcomes, with or without per-kernel experts; ``experts=None`` scores both
+    (from the same fold models) and keeps the higher leave-shape-out geomean (ties: without,
+    the smaller bundle)."""
+    base, blended = oof_score_pair(ds, "leave_shape_out", params, n_jobs=n_jobs, seed=seed,
+                                   experts=experts is not False, progress=progress)
+    tried = {use: group_outcomes(ds, scores, within=within)
+             for use, scores in ((False, base), (True, blended))
+             if scores is not None and (experts is None or use == experts)}
     geo = {use: _geomean([o.rel_pick for o in out]) for use, out in tried.items()}
     used = max(geo, key=lambda u: (geo[u], not u)) if experts is None else bool(experts)
     choice = {"mode": "auto" if experts is None else ("on" if experts else "off"),
@@ -148,9 +149,8 @@ def train_bundle(ds: Dataset, *, backend: str | None = None, params: dict[str, A
     keys = ds.row_expert_keys() if experts else None
     if fit_final is not None:
         model = fit_final(params)
-        kernel_experts = None if keys is None else KernelExperts().fit(
-            ds.X, ds.y, ds.row_group, keys, feature_names=ds.feature_names,
-            random_state=params["random_state"], n_jobs=params.get("n_jobs", 1))
+        kernel_experts = None if keys is None else fit_experts(
+            ds.X, ds.y, ds.row_group, keys, params, ds.feature_names)
     else:
         model, kernel_experts = fit_models(ds.X, ds.y, ds.row_group, keys, params,
                                            ds.feature_names)
