@@ -31,7 +31,6 @@ the noise of the clean labels themselves. Writes ``summary.json``, ``report.md``
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ import transfer_common as tc
 from timing_protocol import compare
 from timing_protocol import load_run
 from timing_protocol import summarize as summarize_runs
+from timing_protocol import write_report
 
 METHODS = ("learned_leave_shape_out", "learned_leave_family_out", "helion_default", "random_8",
            "h100_winner", "clean_winner")
@@ -203,9 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from clean_labels_report import render
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "summary.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    render(result, args.out)
+    write_report(result, args.out, render)
     for m, s in result["picks"].items():
         print(f"{m:26s} launch labels {s['launch']['geomean']:.3f}  "
               f"clean labels {s['clean']['geomean']:.3f}")

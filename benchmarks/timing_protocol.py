@@ -26,6 +26,7 @@ import argparse
 import itertools
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,14 @@ def study(runs: dict[str, dict[Key, dict[str, float]]], original: str | None) ->
     return out
 
 
+def write_report(result: dict[str, Any], out: Path,
+                 render: Callable[[dict[str, Any], Path], None]) -> None:
+    """``out/summary.json`` plus what ``render`` writes beside it (a study's report)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    render(result, out)
+
+
 def render(result: dict[str, Any], out: Path) -> None:
     lines = ["# Timing protocol: does a measured winner reproduce?", "",
              "Same workloads and configs, measured again on one NVIDIA H200 (data/h200_timing, "
@@ -170,9 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.original is not None:
         runs["original"] = load_run(args.original)
     result = study(runs, "original" if args.original is not None else None)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "summary.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    render(result, args.out)
+    write_report(result, args.out, render)
     for kind, s in result["by_protocol"].items():
         print(f"{kind:42s} n={s['n_workloads']:2d} winner kept {s['winner_kept_geomean']:.3f} "
               f"(worst {s['winner_kept_min']:.2f}) spearman {s['spearman_mean']:.3f}")
