@@ -11,6 +11,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .cli_options import add_backend
+from .cli_options import add_extra_logs
+from .cli_options import add_format
+from .cli_options import add_log_args
+from .cli_options import add_model_args
+from .cli_options import experts_choice
+from .cli_options import load_dataset
+from .cli_options import model_params
+
 log = logging.getLogger("helion_learned")
 
 
@@ -43,73 +52,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _add_log_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("logs", nargs="+", help="Helion autotune logs: files, directories, .gz ok")
-    p.add_argument("--skip-bad", action="store_true",
-                   help="skip malformed rows/records (counted) instead of stopping at the first")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-
-
-def _add_format(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=("table", "json"), default="table")
-
-
-def _add_model_args(p: argparse.ArgumentParser) -> None:
-    """Options shared by `train` and `evaluate` (the model and its confidence gate)."""
-    from .models.ranker import CostModel
-
-    defaults = CostModel().get_params()  # one place for the defaults: the model's own
-    p.add_argument("--objective", default=defaults["objective"],
-                   choices=("regression", "pairwise", "ndcg"))
-    for name, kind in (("n_estimators", int), ("max_depth", int), ("learning_rate", float),
-                       ("subsample", float), ("colsample_bytree", float),
-                       ("min_child_weight", float)):
-        p.add_argument("--" + name.replace("_", "-"), type=kind, default=defaults[name],
-                       help=f"XGBoost {name} (default {defaults[name]})")
-    p.add_argument("--within", type=float, default=0.05,
-                   help="a pick is right when within this fraction of the best (0.05 = 5%%)")
-    p.add_argument("--wrong-budget", type=float, default=0.05,
-                   help="max share of fired picks that may be wrong at the chosen threshold")
-    p.add_argument("--jobs", type=int, default=2, help="parallel CV folds")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--experts", choices=("auto", "on", "off"), default="auto",
-                   help="per-kernel experts (models.kernel_experts): auto = only if they raise "
-                        "the leave-shape-out geomean in cross-validation (default)")
-
-
-def _experts(args: argparse.Namespace) -> bool | None:
-    return {"auto": None, "on": True, "off": False}[args.experts]
-
-
-def _model_params(args: argparse.Namespace) -> dict[str, Any]:
-    return {k: getattr(args, k) for k in ("objective", "n_estimators", "max_depth",
-                                          "learning_rate", "subsample", "colsample_bytree",
-                                          "min_child_weight")}
-
-
-def _add_backend(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backend", default=None, choices=("triton", "cute"),
-                   help="Helion backend of the logs (default: what their facts say); a model "
-                        "is per backend")
-
-
-def _load_dataset(args: argparse.Namespace, update: Any) -> Any:
-    from .training.dataset import build_dataset
-    from .training.logs import load_logs
-    from .training.origins import check_timing
-    from .training.origins import load_origins
-
-    logset = load_logs(args.logs, skip_bad=args.skip_bad,
-                       progress=lambda i, n: update("reading logs", i, n))
-    if logset.skipped:
-        print(f"skipped (--skip-bad): {dict(logset.skipped)}", file=sys.stderr)
-    if warning := check_timing(logset.files):
-        print(f"warning: {warning}", file=sys.stderr)
-    origins = load_origins(logset.files)
-    return build_dataset(logset, origins=origins, backend=getattr(args, "backend", None),
-                         progress=lambda i, n: update("building features", i, n))
-
-
 class Command:
     name: str = ""
     help: str = ""
@@ -126,23 +68,28 @@ class TrainCommand(Command):
     help = "train a cost-model bundle from Helion autotune logs"
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
-        _add_log_args(p)
+        add_log_args(p)
         p.add_argument("-o", "--output", required=True, help="bundle directory to write")
-        _add_backend(p)
-        _add_model_args(p)
+        add_backend(p)
+        add_model_args(p)
+        add_extra_logs(p)
         p.add_argument("--external-memory", metavar="DIR",
                        help="out-of-core: read one log base at a time into feature shards under "
                             "DIR and fit the final model with XGBoost's external memory; "
                             "calibration runs in memory on a sample (--cv-workloads)")
         p.add_argument("--cv-workloads", type=int, default=2000,
                        help="with --external-memory: workloads sampled for CV and calibration")
-        _add_format(p)
+        add_format(p)
 
     def run(self, args: argparse.Namespace) -> int:
         from .training.progress import progress_bars
         from .training.train import train_bundle
 
-        params = _model_params(args)
+        params = model_params(args)
+        if args.external_memory and args.extra_logs:
+            print("error: --extra-logs does not work with --external-memory; pass those logs "
+                  "as logs, or train in memory", file=sys.stderr)
+            return 2
         with progress_bars(enabled=not args.quiet) as update:
             if args.external_memory:
                 from .training.external_memory import train_bundle_external
@@ -151,16 +98,16 @@ class TrainCommand(Command):
                     args.logs, args.external_memory, skip_bad=args.skip_bad,
                     cv_workloads=args.cv_workloads, backend=args.backend, within=args.within,
                     wrong_budget=args.wrong_budget, n_jobs=args.jobs, seed=args.seed,
-                    progress=update, params=params, experts=_experts(args))
+                    progress=update, params=params, experts=experts_choice(args))
                 skipped = result.bundle.metadata["external_memory"]["skipped"]
                 if skipped:
                     print(f"skipped (--skip-bad): {skipped}", file=sys.stderr)
             else:
-                ds = _load_dataset(args, update)
+                ds = load_dataset(args, update)
                 result = train_bundle(
                     ds, backend=args.backend, within=args.within, wrong_budget=args.wrong_budget,
                     n_jobs=args.jobs, seed=args.seed, progress=update, params=params,
-                    experts=_experts(args))
+                    experts=experts_choice(args))
         path = result.bundle.save(args.output)
         m = result.bundle.metadata["metrics"]
         data = result.bundle.metadata["training_data"]
@@ -186,12 +133,13 @@ class EvaluateCommand(Command):
     help = "offline evaluation report (grouped CV, or a trained bundle on held-out logs)"
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
-        _add_log_args(p)
+        add_log_args(p)
         p.add_argument("-o", "--output", required=True, help="report directory to write")
-        _add_backend(p)
+        add_backend(p)
         p.add_argument("--model", help="bundle to evaluate on these (held-out) logs; "
                                        "without it: grouped cross-validation")
-        _add_model_args(p)
+        add_model_args(p)
+        add_extra_logs(p)
         p.add_argument("--data-note", default=None,
                        help="sentence printed at the top of the report (e.g. data provenance)")
         p.add_argument("--experiments", type=Path,
@@ -200,7 +148,7 @@ class EvaluateCommand(Command):
         p.add_argument("--stability-seeds", type=int, default=3,
                        help="also report the learned geomean under this many XGBoost seeds "
                             "(same folds; 1 = off). Default 3")
-        _add_format(p)
+        add_format(p)
 
     def run(self, args: argparse.Namespace) -> int:
         import time
@@ -214,8 +162,12 @@ class EvaluateCommand(Command):
         from .training.report.render import write_report
         from .training.train import train_bundle
 
+        if args.model and args.extra_logs:
+            print("error: --extra-logs trains the cross-validated models; with --model nothing "
+                  "is trained. Drop one of them", file=sys.stderr)
+            return 2
         with progress_bars(enabled=not args.quiet) as update:
-            ds = _load_dataset(args, update)
+            ds = load_dataset(args, update)
             if args.model:
                 bundle = ModelBundle.load(args.model)
                 result = {"protocols": {"held_out": evaluate_bundle(ds, bundle)},
@@ -224,13 +176,13 @@ class EvaluateCommand(Command):
                           "params": bundle.model.get_params(), "dataset": {
                               "fingerprint": ds.fingerprint(), "n_groups": len(ds.groups)}}
             else:
-                params = {**CostModel().get_params(), **_model_params(args),
+                params = {**CostModel().get_params(), **model_params(args),
                           "random_state": args.seed}
                 # The bundle `train` would write: its wall time is the retraining cost, and its
                 # experts decision (auto: decided in its cross-validation) is what is evaluated.
                 trained = train_bundle(ds, params=params, within=args.within,
                                        wrong_budget=args.wrong_budget, n_jobs=args.jobs,
-                                       seed=args.seed, experts=_experts(args), progress=update)
+                                       seed=args.seed, experts=experts_choice(args), progress=update)
                 start = time.perf_counter()
                 result = evaluate_dataset(
                     ds, params=params, within=args.within, wrong_budget=args.wrong_budget,
@@ -258,8 +210,13 @@ class EvaluateCommand(Command):
 
 
 def _data_note(ds: Any) -> str:
-    hardware = sorted({g.hardware or "CPU (interpreter)" for g in ds.groups})
-    return f"{len(ds.groups)} workloads measured on: {', '.join(hardware)}"
+    scored = [ds.groups[i] for i in ds.scored_groups]
+    hardware = sorted({g.hardware or "CPU (interpreter)" for g in scored})
+    note = f"{len(scored)} workloads measured on: {', '.join(hardware)}"
+    if extra := ds.training_only_summary():
+        note += (f"; {extra['n_workloads']} more, on {', '.join(extra['hardware'])}, "
+                 "only train (--extra-logs)")
+    return note
 
 
 class InspectCommand(Command):
@@ -268,7 +225,7 @@ class InspectCommand(Command):
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("model", help="bundle directory")
-        _add_format(p)
+        add_format(p)
 
     def run(self, args: argparse.Namespace) -> int:
         from .models.bundle import ModelBundle
@@ -292,6 +249,9 @@ class InspectCommand(Command):
             ("training workloads", data.get("n_workloads")),
             ("training families", data.get("families")),
             ("training hardware", data.get("hardware")),
+            *((("training-only workloads", f"{extra['n_workloads']} on "
+                f"{', '.join(extra['hardware'])} ({extra['twins_of_scored']} twins)"),)
+              if (extra := data.get("training_only")) else ()),
             *((f"metric {k}", v) for k, v in meta.get("metrics", {}).items()),
             ("created", meta.get("created")),
             *((f"version {k}", v) for k, v in meta.get("versions", {}).items()),
@@ -337,7 +297,7 @@ class BackfillFactsCommand(Command):
                        help="importable module defining the logged @helion.kernel functions "
                             "(repeatable)")
         p.add_argument("--device", default="cpu", help="device to bind on (default: cpu)")
-        _add_format(p)
+        add_format(p)
 
     def run(self, args: argparse.Namespace) -> int:
         from .training.backfill import backfill_facts

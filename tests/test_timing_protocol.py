@@ -56,7 +56,7 @@ def test_logs_of_two_timers_warn_and_one_workload_under_both_is_refused(
 
     def load(*paths: Path) -> int:
         args = argparse.Namespace(logs=list(paths), skip_bad=False, backend=None)
-        return len(cli._load_dataset(args, lambda *_: None).groups)
+        return len(cli.load_dataset(args, lambda *_: None).groups)
 
     # Replicates of one timer merge by run_id (Helion's workload id): 9 workloads, no warning.
     assert load(runs / "launch_1", runs / "launch_2") == 9

@@ -49,6 +49,9 @@ class Dataset:
     feature_names: tuple[str, ...]
     dropped: dict[str, int]
     backend: str = "triton"  # the Helion backend of the logs (it picks the feature list)
+    # Per group: False for training-only logs (``with_training_only``): they train every model but
+    # are never held out on their own, scored, or used to calibrate. None: every group is scored.
+    scored: np.ndarray | None = None
 
     def rows(self, g: int) -> np.ndarray:
         """Row indices of group ``g``, ascending (same as ``flatnonzero(row_group == g)``)."""
@@ -73,7 +76,44 @@ class Dataset:
         mask = np.isin(self.row_group, keep)
         row_group = np.searchsorted(keep, self.row_group[mask]).astype(int)  # old id -> new id
         return Dataset([self.groups[i] for i in keep], self.X[mask], self.y[mask], row_group,
-                       self.feature_names, dict(self.dropped), self.backend)
+                       self.feature_names, dict(self.dropped), self.backend,
+                       None if self.scored is None else self.scored[keep])
+
+    def is_scored(self, g: int) -> bool:
+        return self.scored is None or bool(self.scored[g])
+
+    @property
+    def scored_groups(self) -> np.ndarray:
+        """Indices of the groups an evaluation scores (all but training-only ones)."""
+        return (np.arange(len(self.groups)) if self.scored is None
+                else np.flatnonzero(self.scored))
+
+    def with_training_only(self, extra: Dataset) -> Dataset:
+        """These groups (scored) plus ``extra``'s as training-only rows, e.g. another GPU's logs:
+        every model learns from them, but metrics, calibration and the GPUs a bundle fires on
+        come from this dataset's groups alone. A held-out workload's runs in ``extra`` (same
+        kernel, shapes and dtypes) are held out with it (see ``training.evaluate.folds``)."""
+        if extra.backend != self.backend:
+            raise ValueError(f"the training-only logs hold {extra.backend!r} workloads, the "
+                             f"logs {self.backend!r} ones; a model is per backend")
+        if extra.feature_names != self.feature_names:
+            raise ValueError("the training-only logs were featurized with another feature list; "
+                             "build both datasets with the same FeatureExtractor")
+        if self.scored is not None or extra.scored is not None:
+            raise ValueError("with_training_only takes two plain datasets (call it once)")
+        both = {g.run_id for g in self.groups} & {g.run_id for g in extra.groups}
+        if both:
+            raise ValueError(f"{len(both)} workload(s) are in both the logs and the training-only "
+                             f"logs (e.g. Helion run_id {sorted(both)[0][:16]}...): they would "
+                             "train twice and be scored once. Fix: pass each log folder once")
+        dropped = dict(self.dropped)
+        for k, v in extra.dropped.items():
+            dropped[f"training_only_{k}"] = v
+        return Dataset(self.groups + extra.groups, np.concatenate([self.X, extra.X]),
+                       np.concatenate([self.y, extra.y]),
+                       np.concatenate([self.row_group, extra.row_group + len(self.groups)]),
+                       self.feature_names, dropped, self.backend,
+                       np.array([True] * len(self.groups) + [False] * len(extra.groups)))
 
     @property
     def families(self) -> np.ndarray:
@@ -84,6 +124,20 @@ class Dataset:
         per_group = np.empty(len(self.groups), dtype=object)
         per_group[:] = [facts_key(g.facts) for g in self.groups]
         return per_group[self.row_group]
+
+    def training_only_summary(self) -> dict[str, Any] | None:
+        """What the training-only groups add (metadata and reports), None without them."""
+        if self.scored is None or self.scored.all():
+            return None
+        extra = [g for g, s in zip(self.groups, self.scored, strict=True) if not s]
+        scored_keys = {(g.family, g.input_shapes, g.dtypes) for g, s
+                       in zip(self.groups, self.scored, strict=True) if s}
+        return {"n_workloads": len(extra), "n_rows": int(sum(len(g.configs) for g in extra)),
+                "hardware": sorted({g.hardware for g in extra}),
+                "families": sorted({g.family for g in extra}),
+                # twins are held out with their scored workload; the rest always train
+                "twins_of_scored": sum((g.family, g.input_shapes, g.dtypes) in scored_keys
+                                       for g in extra)}
 
     def fingerprint(self) -> str:
         """Content hash of what the model learns from (run ids, configs, timings)."""

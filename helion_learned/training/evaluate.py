@@ -39,11 +39,16 @@ def summarize(rel: np.ndarray | list[float]) -> dict[str, float]:
 
 
 def folds(ds: Dataset, protocol: str, *, n_splits: int = 5, seed: int = 0) -> list[np.ndarray]:
-    """Test-group index arrays. Leave-family-out: one fold per kernel family."""
-    n = len(ds.groups)
+    """Test-group index arrays. Leave-family-out: one fold per kernel family.
+
+    Folds are drawn over the scored groups; a training-only group (``Dataset.scored``) joins the
+    fold of its scored twin (same kernel, shapes and dtypes; leave-family-out: same kernel) and
+    is otherwise in no fold, so it always trains. Without training-only groups the folds are
+    what they were before such groups existed."""
+    scored = ds.scored_groups
+    fams = ds.families
     if protocol == "leave_family_out":
-        fams = ds.families
-        return [np.flatnonzero(fams == f) for f in sorted(set(fams.tolist()))]
+        return [np.flatnonzero(fams == f) for f in sorted(set(fams[scored].tolist()))]
     if protocol != "leave_shape_out":
         raise ValueError(f"protocol={protocol!r}; expected one of {PROTOCOLS}")
     # Leave-shape-out: shuffle workloads, stratified by family so every fold sees every family.
@@ -51,16 +56,17 @@ def folds(ds: Dataset, protocol: str, *, n_splits: int = 5, seed: int = 0) -> li
     # shape's twin on a second GPU never trains the model that is scored on it (one GPU: one run
     # per workload, the same folds as shuffling runs).
     rng = np.random.default_rng(seed)
-    k = max(2, min(n_splits, n))
+    k = max(2, min(n_splits, len(scored)))
     keys = [(g.family, g.input_shapes, g.dtypes) for g in ds.groups]
+    scored_keys = [keys[i] for i in scored]
     fold_of: dict[tuple[str, str, str], int] = {}
-    for fam in sorted(set(ds.families.tolist())):
-        fam_keys = list(dict.fromkeys(key for key in keys if key[0] == fam))  # first-seen order
+    for fam in sorted(set(fams[scored].tolist())):
+        fam_keys = list(dict.fromkeys(key for key in scored_keys if key[0] == fam))  # first seen
         idx = np.arange(len(fam_keys))
         rng.shuffle(idx)
         offset = int(rng.integers(k))
         fold_of.update({fam_keys[i]: (j + offset) % k for j, i in enumerate(idx)})
-    assignment = np.array([fold_of[key] for key in keys], dtype=int)
+    assignment = np.array([fold_of.get(key, -1) for key in keys], dtype=int)
     return [np.flatnonzero(assignment == f) for f in range(k) if np.any(assignment == f)]
 
 
@@ -167,7 +173,8 @@ def group_outcomes(ds: Dataset, scores: np.ndarray, *, within: float = 0.05) -> 
     from scipy.stats import kendalltau
 
     out = []
-    for gi, group in enumerate(ds.groups):
+    for gi in ds.scored_groups:
+        gi, group = int(gi), ds.groups[gi]
         rows = ds.rows(gi)
         s = scores[rows]
         if np.isnan(s).any():

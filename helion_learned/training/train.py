@@ -91,7 +91,7 @@ def _targets(ds: Dataset) -> list[dict[str, Any]]:
     fires only on those (a GPU of the same capability but other memory can differ; see
     ModelBundle.matches)."""
     devices: dict[tuple[str, tuple[int, int]], set[str]] = {}
-    for g in ds.groups:
+    for g in (ds.groups[i] for i in ds.scored_groups):  # training-only GPUs were not evaluated
         devices.setdefault((g.hw.device_kind, tuple(g.hw.compute_capability)), set()).add(
             g.hardware or g.hw.name)
     return [{"device_kind": kind, "compute_capability": list(cc),
@@ -126,9 +126,9 @@ def train_bundle(ds: Dataset, *, backend: str | None = None, params: dict[str, A
     if backend != ds.backend:
         raise ValueError(f"the dataset holds {ds.backend!r} logs, not {backend!r}; pass "
                          f"--backend {ds.backend}")
-    if len(ds.groups) < 4:
+    if len(ds.scored_groups) < 4:
         raise ValueError(f"training needs at least 4 workloads with 2+ successful configs; got "
-                         f"{len(ds.groups)} (dropped: {ds.dropped}). Collect more logs.")
+                         f"{len(ds.scored_groups)} (dropped: {ds.dropped}). Collect more logs.")
     params = {**CostModel().get_params(), "random_state": seed, **(params or {})}
     start = time.perf_counter()
 
@@ -158,14 +158,16 @@ def train_bundle(ds: Dataset, *, backend: str | None = None, params: dict[str, A
         progress("final model", 1, 1)
     seconds = time.perf_counter() - start
     rel = np.array([o.rel_pick for o in outcomes])
+    scored = [ds.groups[i] for i in ds.scored_groups]
     metadata = {
         "training_data": {
-            "fingerprint": ds.fingerprint(),
-            "n_workloads": len(ds.groups),
-            "n_rows": len(ds.y),
-            "families": sorted(set(ds.families.tolist())),
-            "hardware": sorted({g.hardware for g in ds.groups}),
+            "fingerprint": ds.fingerprint(),  # every row the model learned from
+            "n_workloads": len(scored),
+            "n_rows": int(sum(len(g.configs) for g in scored)),
+            "families": sorted({g.family for g in scored}),
+            "hardware": sorted({g.hardware for g in scored}),
             "dropped": ds.dropped,
+            **({"training_only": extra} if (extra := ds.training_only_summary()) else {}),
         },
         "metrics": {
             "leave_shape_out_geomean": _geomean(rel.tolist()),

@@ -115,10 +115,11 @@ def evaluate_protocol(ds: Dataset, protocol: str, *, params: dict[str, Any], wit
     conf = cross_fitted_confidence(outcomes, seed=seed)
     nn: dict[int, float] = {}
     if protocol == "leave_shape_out":
-        all_groups = np.arange(len(ds.groups))
+        # The baseline picks from the scored logs' shapes only (as without training-only logs).
+        scored = ds.scored_groups
         for test in folds(ds, protocol, seed=seed):
-            train = np.setdiff1d(all_groups, test)
-            for t in test:
+            train = np.setdiff1d(scored, test)
+            for t in np.intersect1d(test, scored):
                 nn[int(t)] = nearest_neighbour_rel(ds, int(t), train)
     return _protocol_result(ds, outcomes, conf, nn, wrong_budget=wrong_budget)
 
@@ -201,12 +202,15 @@ def evaluate_dataset(ds: Dataset, *, params: dict[str, Any], within: float = 0.0
                                 seed=seed, n_seeds=stability_seeds, experts=experts,
                                 progress=progress)
                  if stability_seeds > 1 else {})
+    scored = [ds.groups[i] for i in ds.scored_groups]
     return {
         "seed_stability": stability,
         "dataset": {
-            "fingerprint": ds.fingerprint(), "n_groups": len(ds.groups), "n_rows": len(ds.y),
-            "families": sorted(set(ds.families.tolist())),
-            "hardware": sorted({g.hardware for g in ds.groups}), "dropped": ds.dropped,
+            "fingerprint": ds.fingerprint(), "n_groups": len(scored),
+            "n_rows": int(sum(len(g.configs) for g in scored)),
+            "families": sorted({g.family for g in scored}),
+            "hardware": sorted({g.hardware for g in scored}), "dropped": ds.dropped,
+            "training_only": ds.training_only_summary(),
         },
         "within": within, "wrong_budget": wrong_budget, "params": params,
         "kernel_experts": {"enabled": experts, "weight": EXPERT_WEIGHT,

@@ -1,0 +1,91 @@
+"""Options and log loading shared by the ``helion-learned`` commands (see :mod:`.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def add_log_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("logs", nargs="+", help="Helion autotune logs: files, directories, .gz ok")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="skip malformed rows/records (counted) instead of stopping at the first")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_extra_logs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--extra-logs", nargs="+", metavar="LOGS", default=[],
+                   help="more Helion autotune logs that only train (e.g. another GPU's): every "
+                        "model learns from them, but they are never scored, never calibrate "
+                        "the threshold and never widen the GPUs the bundle fires on; a held-out "
+                        "workload's runs in them (same kernel, shapes, dtypes) are held out too")
+
+
+def add_format(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=("table", "json"), default="table")
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    """Options shared by `train` and `evaluate` (the model and its confidence gate)."""
+    from .models.ranker import CostModel
+
+    defaults = CostModel().get_params()  # one place for the defaults: the model's own
+    p.add_argument("--objective", default=defaults["objective"],
+                   choices=("regression", "pairwise", "ndcg"))
+    for name, kind in (("n_estimators", int), ("max_depth", int), ("learning_rate", float),
+                       ("subsample", float), ("colsample_bytree", float),
+                       ("min_child_weight", float)):
+        p.add_argument("--" + name.replace("_", "-"), type=kind, default=defaults[name],
+                       help=f"XGBoost {name} (default {defaults[name]})")
+    p.add_argument("--within", type=float, default=0.05,
+                   help="a pick is right when within this fraction of the best (0.05 = 5%%)")
+    p.add_argument("--wrong-budget", type=float, default=0.05,
+                   help="max share of fired picks that may be wrong at the chosen threshold")
+    p.add_argument("--jobs", type=int, default=2, help="parallel CV folds")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--experts", choices=("auto", "on", "off"), default="auto",
+                   help="per-kernel experts (models.kernel_experts): auto = only if they raise "
+                        "the leave-shape-out geomean in cross-validation (default)")
+
+
+def experts_choice(args: argparse.Namespace) -> bool | None:
+    return {"auto": None, "on": True, "off": False}[args.experts]
+
+
+def model_params(args: argparse.Namespace) -> dict[str, Any]:
+    return {k: getattr(args, k) for k in ("objective", "n_estimators", "max_depth",
+                                          "learning_rate", "subsample", "colsample_bytree",
+                                          "min_child_weight")}
+
+
+def add_backend(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", default=None, choices=("triton", "cute"),
+                   help="Helion backend of the logs (default: what their facts say); a model "
+                        "is per backend")
+
+
+def load_dataset(args: argparse.Namespace, update: Any) -> Any:
+    ds = _load_logs(args.logs, args, update, "")
+    extra = getattr(args, "extra_logs", None)
+    if not extra:
+        return ds
+    # Loaded on their own: each set's timer check and run_id joins stay within it.
+    return ds.with_training_only(_load_logs(extra, args, update, "extra logs: "))
+
+
+def _load_logs(paths: list[str], args: argparse.Namespace, update: Any, label: str) -> Any:
+    from .training.dataset import build_dataset
+    from .training.logs import load_logs
+    from .training.origins import check_timing
+    from .training.origins import load_origins
+
+    logset = load_logs(paths, skip_bad=args.skip_bad,
+                       progress=lambda i, n: update(f"{label}reading logs", i, n))
+    if logset.skipped:
+        print(f"{label}skipped (--skip-bad): {dict(logset.skipped)}", file=sys.stderr)
+    if warning := check_timing(logset.files):
+        print(f"{label}warning: {warning}", file=sys.stderr)
+    origins = load_origins(logset.files)
+    return build_dataset(logset, origins=origins, backend=getattr(args, "backend", None),
+                         progress=lambda i, n: update(f"{label}building features", i, n))
