@@ -194,3 +194,22 @@ def test_extra_logs_benchmark_reports_both_arms(tmp_path: Path) -> None:
     assert result["paired_geomean_delta"]["mean"] == pytest.approx(joint - alone)
     assert 0 <= result["n_twins"] <= result["n_extra"]
     assert "with training-only logs" in (out / "report.md").read_text()
+
+
+def test_report_counts_and_names_the_training_only_rows(joint: Dataset) -> None:
+    from helion_learned.training.report.evaluation import evaluate_dataset
+    from helion_learned.training.report.render import build_document
+
+    ds = _first_families(joint, ("matmul", "silu", "add"))
+    result = evaluate_dataset(ds, params=SMALL, n_jobs=1, experts=False)
+    scored = [ds.groups[i] for i in ds.scored_groups]
+    assert result["dataset"]["n_groups"] == len(scored) < len(ds.groups)
+    assert result["dataset"]["hardware"] == ["NVIDIA H100"]
+    assert result["dataset"]["training_only"] == ds.training_only_summary()
+    for proto in result["protocols"].values():
+        assert proto["n_groups"] == len(scored)
+        assert {r["hardware"] for r in proto["groups"]} == {"NVIDIA H100"}
+    _, _, sections = build_document(result, [])
+    headline = sections[0].blocks[0]
+    extra = ds.training_only_summary()
+    assert f"plus {extra['n_workloads']} training-only workloads on NVIDIA H200" in headline

@@ -155,6 +155,10 @@ def build_document(result: Mapping[str, Any], images: Iterable[str]) -> tuple[st
         facts.append(f"families: {', '.join(map(str, ds['families']))}")
     if ds.get("hardware"):
         facts.append(f"hardware: {', '.join(str(h) or '?' for h in ds['hardware'])}")
+    if extra := ds.get("training_only"):
+        facts.append(f"plus {extra['n_workloads']} training-only workloads on "
+                     f"{', '.join(map(str, extra['hardware']))} (`--extra-logs`: never scored; "
+                     f"{extra['twins_of_scored']} twins held out with their scored workload)")
     facts.append(f"hit = within {pct(result.get('within'))} of best")
     facts.append(f"wrong budget {pct(result.get('wrong_budget'))}")
     for key, label in (("train_seconds", "train"), ("evaluate_seconds", "evaluation")):
