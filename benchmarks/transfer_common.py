@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,13 @@ def load_dataset(paths: list[Path]) -> Any:
     """Logs (files or folders) -> the training Dataset, with each config's origin tags."""
     from helion_learned.training.dataset import build_dataset
     from helion_learned.training.logs import load_logs
+    from helion_learned.training.origins import check_timing
     from helion_learned.training.origins import load_origins
 
     logset = load_logs(paths)
+    # As train/evaluate do: one workload under both timers would merge into one mixed label.
+    if warning := check_timing(logset.files):
+        print(f"warning: {warning}", file=sys.stderr)
     return build_dataset(logset, origins=load_origins(logset.files))
 
 

@@ -189,3 +189,14 @@ def test_min_common_drops_workloads_with_too_few_common_configs(setup, tc) -> No
     assert tc.pairs(ds, ds, min_common=max(sizes) + 1) == []
     assert len(tc.pairs(ds, ds, min_common=min(sizes))) == len(ds.groups)  # the bound counts
     assert len(tc.pairs(ds, ds, min_common=max(sizes))) == sizes.count(max(sizes))
+
+
+def test_load_dataset_refuses_one_workload_under_two_timers(tc, capsys) -> None:
+    # data/h200 (launch-timed) and data/h200_short_graph (graph-timed) share 20 H200 workloads:
+    # loaded together they would merge into one group each, mixing the timers in one label.
+    with pytest.raises(ValueError, match="both Helion timers"):
+        tc.load_dataset([ROOT / "data" / "h200", ROOT / "data" / "h200_short_graph"])
+    # Different workloads under different timers load, with a warning.
+    ds = tc.load_dataset([ROOT / "data" / "h100" / "shard0_vm_1016",
+                          ROOT / "data" / "h200_short_graph"])
+    assert ds.groups and "mix Helion timers" in capsys.readouterr().err
