@@ -28,21 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from timing_protocol import write_report
+from transfer_common import load_dataset
 
 from helion_learned.models.calibration import choose_threshold
 from helion_learned.training.dataset import Dataset
 
 SHORT_US = 15.0
 BUDGETS = (0.05, 0.10)
-
-
-def load(paths: list[str]) -> Dataset:
-    from helion_learned.training.dataset import build_dataset
-    from helion_learned.training.logs import load_logs
-    from helion_learned.training.origins import load_origins
-
-    logset = load_logs(paths)
-    return build_dataset(logset, origins=load_origins(logset.files))
 
 
 def one_run(ds: Dataset, seed: int, *, lfo: bool) -> dict[str, Any]:
@@ -163,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-lfo", action="store_true", help="skip leave-family-out (halves time)")
     p.add_argument("-o", "--out", type=Path, required=True)
     args = p.parse_args(argv)
-    base = load(args.logs)
-    extra = load(args.extra)
+    base = load_dataset([Path(p) for p in args.logs])
+    extra = load_dataset([Path(p) for p in args.extra])
     joint = base.with_training_only(extra)
     arms = {"logs alone": base, "with training-only logs": joint}
     result: dict[str, Any] = {

@@ -125,6 +125,10 @@ class Dataset:
         per_group[:] = [facts_key(g.facts) for g in self.groups]
         return per_group[self.row_group]
 
+    def scored_summary(self) -> dict[str, Any]:
+        """Size, kernels and GPUs of the scored groups (metadata and reports)."""
+        return _describe([self.groups[i] for i in self.scored_groups])
+
     def training_only_summary(self) -> dict[str, Any] | None:
         """What the training-only groups add (metadata and reports), None without them."""
         if self.scored is None or self.scored.all():
@@ -132,10 +136,8 @@ class Dataset:
         extra = [g for g, s in zip(self.groups, self.scored, strict=True) if not s]
         scored_keys = {(g.family, g.input_shapes, g.dtypes) for g, s
                        in zip(self.groups, self.scored, strict=True) if s}
-        return {"n_workloads": len(extra), "n_rows": int(sum(len(g.configs) for g in extra)),
-                "hardware": sorted({g.hardware for g in extra}),
-                "families": sorted({g.family for g in extra}),
-                # twins are held out with their scored workload; the rest always train
+        # twins are held out with their scored workload; the rest always train
+        return {**_describe(extra),
                 "twins_of_scored": sum((g.family, g.input_shapes, g.dtypes) in scored_keys
                                        for g in extra)}
 
@@ -147,6 +149,12 @@ class Dataset:
             for cid, ms in zip(g.config_ids, g.perf_ms, strict=True):
                 h.update(f"{cid}:{ms:.6g};".encode())
         return h.hexdigest()[:16]
+
+
+def _describe(groups: list[Group]) -> dict[str, Any]:
+    return {"n_workloads": len(groups), "n_rows": int(sum(len(g.configs) for g in groups)),
+            "hardware": sorted({g.hardware for g in groups}),
+            "families": sorted({g.family for g in groups})}
 
 
 def group_from_workload(w: Workload,

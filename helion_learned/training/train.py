@@ -158,14 +158,11 @@ def train_bundle(ds: Dataset, *, backend: str | None = None, params: dict[str, A
         progress("final model", 1, 1)
     seconds = time.perf_counter() - start
     rel = np.array([o.rel_pick for o in outcomes])
-    scored = [ds.groups[i] for i in ds.scored_groups]
+    scored = ds.scored_summary()
     metadata = {
         "training_data": {
             "fingerprint": ds.fingerprint(),  # every row the model learned from
-            "n_workloads": len(scored),
-            "n_rows": int(sum(len(g.configs) for g in scored)),
-            "families": sorted({g.family for g in scored}),
-            "hardware": sorted({g.hardware for g in scored}),
+            **{k: scored[k] for k in ("n_workloads", "n_rows", "families", "hardware")},
             "dropped": ds.dropped,
             **({"training_only": extra} if (extra := ds.training_only_summary()) else {}),
         },

@@ -202,14 +202,13 @@ def evaluate_dataset(ds: Dataset, *, params: dict[str, Any], within: float = 0.0
                                 seed=seed, n_seeds=stability_seeds, experts=experts,
                                 progress=progress)
                  if stability_seeds > 1 else {})
-    scored = [ds.groups[i] for i in ds.scored_groups]
+    scored = ds.scored_summary()
     return {
         "seed_stability": stability,
         "dataset": {
-            "fingerprint": ds.fingerprint(), "n_groups": len(scored),
-            "n_rows": int(sum(len(g.configs) for g in scored)),
-            "families": sorted({g.family for g in scored}),
-            "hardware": sorted({g.hardware for g in scored}), "dropped": ds.dropped,
+            "fingerprint": ds.fingerprint(), "n_groups": scored["n_workloads"],
+            "n_rows": scored["n_rows"], "families": scored["families"],
+            "hardware": scored["hardware"], "dropped": ds.dropped,
             "training_only": ds.training_only_summary(),
         },
         "within": within, "wrong_budget": wrong_budget, "params": params,
