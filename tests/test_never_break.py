@@ -43,6 +43,7 @@ from hypothesis import strategies as st
 import helion_learned
 from helion_learned.features.vectorize import FeatureExtractor
 from helion_learned.models import bundle as bundle_module
+from helion_learned.models import bundle_checks
 from helion_learned.models import xgb_model
 from helion_learned.models.bundle import BundleError
 from helion_learned.models.bundle import ModelBundle
@@ -210,7 +211,7 @@ def _replace_in_meta(field: str, raw_value: str) -> Callable[[Path], bytes]:
 
 def _huge_metadata(good: Path) -> bytes:
     meta = _good_meta(good)
-    meta["note"] = "x" * (bundle_module.MAX_METADATA_BYTES + 1)
+    meta["note"] = "x" * (bundle_checks.MAX_METADATA_BYTES + 1)
     return json.dumps(meta).encode()
 
 

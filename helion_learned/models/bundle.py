@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import os
 import re
 import shutil
@@ -24,7 +23,18 @@ from ..features.vectorize import FEATURE_SCHEMA_VERSION
 from ..features.vectorize import FeatureExtractor
 from . import xgb_model
 from .atomic_dir import replace_dir
-from .calibration import CONFIDENCE_FEATURES
+from .bundle_checks import MAX_MODEL_BYTES
+from .bundle_checks import RETRAIN_HINT
+from .bundle_checks import BundleError
+from .bundle_checks import bad_field
+from .bundle_checks import check_metadata
+from .bundle_checks import check_version
+from .bundle_checks import checked_params
+from .bundle_checks import finite
+from .bundle_checks import first_line
+from .bundle_checks import read_limited
+from .bundle_checks import read_metadata
+from .bundle_checks import sha256_file
 from .calibration import ConfidenceCalibrator
 from .kernel_experts import EXPERT_PARAMS
 from .kernel_experts import MIN_WORKLOADS
@@ -39,10 +49,6 @@ EXPERTS_DIR = "experts"
 MAX_EXPERTS = 4096
 METADATA_FILE = "metadata.json"
 ARTIFACTS_DIR = Path(__file__).parent / "artifacts"
-
-
-class BundleError(ValueError):
-    """A bundle that cannot be used. The message says what was expected, what came, and the fix."""
 
 
 @dataclasses.dataclass
@@ -90,7 +96,7 @@ class ModelBundle:
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
         try:
             self.model.booster_.save_model(os.fspath(tmp / MODEL_FILE))
-            checksums = {MODEL_FILE: _sha256(tmp / MODEL_FILE)}
+            checksums = {MODEL_FILE: sha256_file(tmp / MODEL_FILE)}
             experts_meta = _save_experts(self.experts, tmp, checksums)
             meta = {
                 **self.metadata,
@@ -133,8 +139,8 @@ class ModelBundle:
         except BundleError:
             raise
         except Exception as e:  # a case the checks below missed: still a BundleError, not a crash
-            raise BundleError(f"{path}: unusable bundle ({type(e).__name__}: {_first_line(e)}); "
-                              f"re-copy it or {_RETRAIN}") from e
+            raise BundleError(f"{path}: unusable bundle ({type(e).__name__}: {first_line(e)}); "
+                              f"re-copy it or {RETRAIN_HINT}") from e
 
     @classmethod
     def _load(cls, path: Path) -> ModelBundle:
@@ -142,17 +148,17 @@ class ModelBundle:
         if not meta_path.is_file():
             raise BundleError(f"{meta_path}: no metadata.json; expected a bundle directory written "
                               "by `helion-learned train -o DIR`")
-        meta = _read_metadata(meta_path)
-        _check_version(meta_path, meta, "schema_version", READABLE_SCHEMA_VERSIONS)
-        _check_version(meta_path, meta, "feature_schema_version", (FEATURE_SCHEMA_VERSION,))
+        meta = read_metadata(meta_path)
+        check_version(meta_path, meta, "schema_version", READABLE_SCHEMA_VERSIONS)
+        check_version(meta_path, meta, "feature_schema_version", (FEATURE_SCHEMA_VERSION,))
         backend = meta.get("backend") if isinstance(meta.get("backend"), str) else "triton"
         expected_names = list(FeatureExtractor(backend=backend).feature_names)
         names = meta.get("feature_names")
         if names != expected_names:
             got = f"{len(names)} names" if isinstance(names, list) else type(names).__name__
             raise BundleError(f"{meta_path}: feature names differ from this helion_learned's "
-                              f"({got} vs {len(expected_names)}); {_RETRAIN}")
-        fields = _check_metadata(meta_path, meta)
+                              f"({got} vs {len(expected_names)}); {RETRAIN_HINT}")
+        fields = check_metadata(meta_path, meta)
         checksums = meta.get("checksums")
         checksums = checksums if isinstance(checksums, dict) else {}
         model = _load_model(path, MODEL_FILE, checksums, expected_names, fields["model_params"])
@@ -168,7 +174,7 @@ def _load_model(path: Path, name: str, checksums: dict[str, Any], expected_names
     import xgboost as xgb
 
     model_path = path / name
-    data = _read_limited(model_path, MAX_MODEL_BYTES, "model file")
+    data = read_limited(model_path, MAX_MODEL_BYTES, "model file")
     expected = checksums.get(name)
     actual = hashlib.sha256(data).hexdigest()
     if expected != actual:
@@ -179,7 +185,7 @@ def _load_model(path: Path, name: str, checksums: dict[str, Any], expected_names
         canonical = xgb_model.canonical_model_bytes(data, expected_names)
     except xgb_model.ModelFileError as e:
         raise BundleError(f"{model_path}: not a model this helion_learned can use ({e}); "
-                          f"re-copy it or {_RETRAIN}") from None
+                          f"re-copy it or {RETRAIN_HINT}") from None
     try:
         booster = xgb.Booster()
         booster.load_model(bytearray(canonical))  # the checked bytes, not the file
@@ -190,7 +196,7 @@ def _load_model(path: Path, name: str, checksums: dict[str, Any], expected_names
         model.score(np.full((1, len(expected_names)), np.nan, dtype=np.float32))
     except (ValueError, TypeError, xgb.core.XGBoostError) as e:
         raise BundleError(f"{model_path}: XGBoost cannot use this model "
-                          f"({type(e).__name__}: {_first_line(e)}); {_RETRAIN}") from None
+                          f"({type(e).__name__}: {first_line(e)}); {RETRAIN_HINT}") from None
     return model
 
 
@@ -204,7 +210,7 @@ def _save_experts(experts: KernelExperts | None, tmp: Path,
     for i, key in enumerate(sorted(experts.models_)):
         name = f"{EXPERTS_DIR}/{i:03d}.ubj"
         experts.models_[key].booster_.save_model(os.fspath(tmp / name))
-        checksums[name] = _sha256(tmp / name)
+        checksums[name] = sha256_file(tmp / name)
         kernels.append({"key": key, "file": name, "n_workloads": experts.n_workloads_[key]})
     return {"weight": experts.weight, "min_workloads": experts.min_workloads,
             "params": {k: v for k, v in next(iter(experts.models_.values())).get_params().items()
@@ -218,17 +224,17 @@ def _load_experts(path: Path, meta_path: Path, meta: dict[str, Any], checksums: 
         return None
 
     def bad(key: str, expected: str, value: Any) -> BundleError:
-        return _bad(meta_path, f"experts.{key}" if key else "experts", expected, value)
+        return bad_field(meta_path, f"experts.{key}" if key else "experts", expected, value)
 
     if meta.get("schema_version") == 1 or not isinstance(raw, dict):
         raise bad("", "an object, in a bundle of schema 2", raw)
     weight = raw.get("weight")
-    if not _finite(weight) or not 0 <= weight <= 1:
+    if not finite(weight) or not 0 <= weight <= 1:
         raise bad("weight", "a number in [0, 1]", weight)
     min_workloads = raw.get("min_workloads", MIN_WORKLOADS)
     if type(min_workloads) is not int or min_workloads < 1:
         raise bad("min_workloads", "a positive integer", min_workloads)
-    params = _checked_params(meta_path, "experts.params", raw.get("params", EXPERT_PARAMS),
+    params = checked_params(meta_path, "experts.params", raw.get("params", EXPERT_PARAMS),
                              drop_unknown=False)
     kernels = raw.get("kernels")
     if not isinstance(kernels, list) or len(kernels) > MAX_EXPERTS:
@@ -249,164 +255,12 @@ def _load_experts(path: Path, meta_path: Path, meta: dict[str, Any], checksums: 
     return out
 
 
-_RETRAIN = "re-train the bundle with this version (`helion-learned train LOGS -o DIR`)"
-MAX_METADATA_BYTES = 16 << 20  # a real metadata.json is a few KB
-MAX_MODEL_BYTES = 1 << 30  # 300 trees of depth 7 are 2 MB
-
-
-def _first_line(e: BaseException) -> str:
-    """XGBoost errors carry a native stack trace: keep the first line, at most 300 characters."""
-    lines = str(e).strip().splitlines()
-    return lines[0][:300] if lines else ""
-
-
-def _read_limited(path: Path, limit: int, what: str) -> bytes:
-    if not path.is_file():
-        raise BundleError(f"{path}: missing {what}; re-copy the bundle or {_RETRAIN}")
-    try:
-        with open(path, "rb") as f:
-            data = f.read(limit + 1)
-    except OSError as e:
-        raise BundleError(f"{path}: cannot read {what} ({e.strerror or e}); check the file's "
-                          "permissions or re-copy the bundle") from None
-    if len(data) > limit:
-        raise BundleError(f"{path}: {what} larger than {limit >> 20} MiB; not a bundle written by "
-                          f"helion_learned. Re-copy it or {_RETRAIN}")
-    return data
-
-
-def _read_metadata(meta_path: Path) -> dict[str, Any]:
-    raw = _read_limited(meta_path, MAX_METADATA_BYTES, "metadata.json")
-    try:
-        meta = json.loads(raw.decode("utf-8"))
-    except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError, int limits
-        raise BundleError(f"{meta_path}: not valid JSON ({type(e).__name__}: {_first_line(e)}); "
-                          "re-copy the bundle or re-train it") from None
-    if not isinstance(meta, dict):
-        raise BundleError(f"{meta_path}: expected a JSON object, got {type(meta).__name__}; "
-                          "re-copy the bundle or re-train it")
-    return meta
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _finite(value: Any) -> bool:
-    """A finite int or float (a 5000-digit JSON integer is not: it overflows a float)."""
-    try:
-        return _is_real(value) and math.isfinite(value)
-    except OverflowError:
-        return False
-
-
-def _describe(value: Any) -> str:
-    text = repr(value)
-    return f"{type(value).__name__} {text[:60]}{'…' if len(text) > 60 else ''}"
-
-
-def _bad(meta_path: Path, key: str, expected: str, value: Any) -> BundleError:
-    return BundleError(f"{meta_path}: {key}: expected {expected}, got {_describe(value)}; "
-                       f"restore the original metadata.json or {_RETRAIN}")
-
-
-def _checked_params(meta_path: Path, key: str, raw: Any, *, drop_unknown: bool
-                    ) -> dict[str, Any]:
-    """``raw`` as CostModel keyword arguments, or a BundleError naming ``key``. The global
-    model's params drop unknown names (written by other versions); an expert's refuse them."""
-    known = CostModel().get_params()
-    if not isinstance(raw, dict):
-        raise _bad(meta_path, key, "an object", raw)
-    if not drop_unknown and not set(raw) <= set(known):
-        raise _bad(meta_path, key, f"an object of CostModel parameters ({', '.join(known)})", raw)
-    params = {k: v for k, v in raw.items() if k in known}
-    try:
-        CostModel(**params)
-    except (TypeError, ValueError) as e:
-        raise _bad(meta_path, key, f"CostModel parameters ({e})", raw) from None
-    return params
-
-
-def _check_metadata(meta_path: Path, meta: dict[str, Any]) -> dict[str, Any]:
-    """The fields the runtime uses, type- and range-checked. Raises BundleError on the first bad
-    one: ``<metadata.json>: <key>: expected ..., got ...; <fix>``."""
-
-    def bad(key: str, expected: str, value: Any) -> BundleError:
-        return _bad(meta_path, key, expected, value)
-
-    for key in ("calibrator", "threshold", "backend", "targets"):
-        if key not in meta:
-            raise BundleError(f"{meta_path}: missing {key!r}; {_RETRAIN}")
-    threshold = meta["threshold"]
-    if not _finite(threshold) or threshold < 0:
-        raise bad("threshold", "a finite number >= 0", threshold)
-    within = meta.get("within", 0.05)
-    if not _finite(within) or not 0 < within <= 1:
-        raise bad("within", "a number in (0, 1]", within)
-    backend = meta["backend"]
-    if not isinstance(backend, str) or not backend.isidentifier() or len(backend) > 64:
-        raise bad("backend", "a backend name such as 'triton'", backend)
-    targets = meta["targets"]
-    if not isinstance(targets, list) or not 1 <= len(targets) <= 64:
-        raise bad("targets", "a non-empty list of {device_kind, compute_capability}", targets)
-    for i, t in enumerate(targets):
-        cc = t.get("compute_capability") if isinstance(t, dict) else None
-        kind = t.get("device_kind") if isinstance(t, dict) else None
-        if (not isinstance(kind, str) or not kind.isidentifier() or len(kind) > 32
-                or not isinstance(cc, list) or len(cc) != 2
-                or not all(type(x) is int and 0 <= x < 1000 for x in cc)):
-            raise bad(f"targets[{i}]", '{"device_kind": "cuda", "compute_capability": [9, 0]}', t)
-        devices = t.get("devices")
-        if devices is not None and (
-                not isinstance(devices, list) or len(devices) > 64
-                or not all(isinstance(d, str) and 0 < len(d) <= 128 for d in devices)):
-            raise bad(f"targets[{i}].devices", "a list of GPU names such as 'NVIDIA H100'",
-                      devices)
-    cal = meta["calibrator"]
-    n = len(CONFIDENCE_FEATURES)
-    if not isinstance(cal, dict) or cal.get("features") != list(CONFIDENCE_FEATURES):
-        raise bad("calibrator", f"an object with features {list(CONFIDENCE_FEATURES)}", cal)
-    for key in ("coef", "mean", "scale"):
-        values = cal.get(key)
-        if (not isinstance(values, list) or len(values) != n
-                or not all(_finite(v) for v in values)):
-            raise bad(f"calibrator.{key}", f"{n} finite numbers", values)
-    if not all(v > 0 for v in cal["scale"]):
-        raise bad("calibrator.scale", "positive numbers", cal["scale"])
-    if not _finite(cal.get("intercept")):
-        raise bad("calibrator.intercept", "a finite number", cal.get("intercept"))
-    params = _checked_params(meta_path, "model_params", meta.get("model_params") or {},
-                             drop_unknown=True)
-    return {"threshold": float(threshold), "within": float(within), "backend": backend,
-            "targets": [dict(t, compute_capability=list(t["compute_capability"])) for t in targets],
-            "calibrator": ConfidenceCalibrator.from_dict(cal), "model_params": params}
-
-
 def _device_listed(devices: list[str] | None, name: str) -> bool:
     if not devices:
         return True  # bundles written before device lists: compute capability alone
     upper = name.upper()
     # Logged names vary in detail ("NVIDIA H100" from Helion, "NVIDIA H100 80GB HBM3" from torch)
     return any(d.upper() in upper or upper in d.upper() for d in devices if d)
-
-
-def _check_version(meta_path: Path, meta: dict[str, Any], key: str,
-                   readable: tuple[int, ...]) -> None:
-    got = meta.get(key)
-    if type(got) is not int or got not in readable:  # not True, not 1.0
-        reads = " or ".join(str(v) for v in readable)
-        raise BundleError(f"{meta_path}: {key}={_describe(got)}, this helion_learned reads "
-                          f"{reads}. Re-train the bundle with this version "
-                          "(`helion-learned train LOGS -o DIR`) or install the helion_learned "
-                          "version that wrote it")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def shipped_bundles(backend: str) -> list[Path]:
