@@ -31,6 +31,15 @@ def geomean(values: list[float]) -> float:
     return summarize(values)["geomean"]
 
 
+def control_mode(record: dict) -> str:
+    """How many collector processes shared the GPU. Records before the count was logged
+    (data/h100, data/h200*, data/h200_cute) only say whether it was shared."""
+    if not record.get("gpu_shared"):
+        return "one proc/GPU"
+    n = record.get("procs_per_device")
+    return f"shared GPU ({n} procs/GPU)" if n else "shared GPU (count not logged)"
+
+
 def control_table(folder: Path) -> list[str]:
     path = folder / "control.jsonl.gz"
     if not path.exists():
@@ -38,8 +47,7 @@ def control_table(folder: Path) -> list[str]:
     rows = [json.loads(line) for line in gzip.open(path, "rt") if line.strip()]
     modes: dict[str, list[float]] = defaultdict(list)
     for r in rows:
-        modes["shared GPU (4 procs/GPU)" if r.get("gpu_shared") else "one proc/GPU"].append(
-            float(r["perf_ms"]))
+        modes[control_mode(r)].append(float(r["perf_ms"]))
     out = ["| control mode | n | mean ms | CV | min | max |", "|---|---:|---:|---:|---:|---:|"]
     for mode, v in sorted(modes.items()):
         mean = statistics.fmean(v)

@@ -218,10 +218,10 @@ def test_procs_per_device_share_one_gpu_and_take_turns(tmp_path: Path) -> None:
     assert len({f["workload"]["shard"] for f in facts}) == 2
     for f in facts:
         w = f["workload"]
-        assert w["gpu_shared"] is True
+        assert w["gpu_shared"] is True and w["procs_per_device"] == 2
         assert w["gpu_lock_turns"] >= w["n_configs"]  # one turn per timed config, plus inputs
     control = _jsonl([tmp_path / cp.CONTROL_FILE])
-    assert control and all(c["gpu_shared"] for c in control)
+    assert control and all(c["gpu_shared"] and c["procs_per_device"] == 2 for c in control)
 
 
 def test_kill_reaches_children_in_their_own_sessions(tmp_path: Path) -> None:

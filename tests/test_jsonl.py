@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,14 @@ def test_training_refuses_and_resume_skips_the_same_torn_origins_file(tmp_path: 
     with pytest.raises(ValueError, match=rf"{origins.name}:\d+: not JSON"):
         load_origins([csv])
     assert read_done([tmp_path])  # the facts sidecar still says which workloads are done
+
+
+def test_resume_skips_the_failures_of_an_ingested_folder(tmp_path: Path) -> None:
+    # data/h200_graph's real failures.jsonl.gz (ingested, so gzipped): its workloads count as
+    # done unless the caller asks to retry them (--retry-failed).
+    src = Path(__file__).resolve().parents[1] / "data/h200_graph/failures.jsonl.gz"
+    (tmp_path / src.name).write_bytes(src.read_bytes())
+    done = read_done([tmp_path])
+    attention = json.dumps(["attention_bf16", [2, 8, 8192, 128], "torch.bfloat16", "NVIDIA H200"])
+    assert attention in done and len(done) >= 4
+    assert read_done([tmp_path], include_failures=False) == set()

@@ -63,8 +63,13 @@ def workload_key(family: str, shape: Iterable[int], dtype: str, hardware: str,
 
 # -- resume -------------------------------------------------------------------------------------
 def _workload_files(folder: Path) -> Iterator[Path]:
-    for pattern in ("*.facts.jsonl", "*.facts.jsonl.gz", FAILURES_FILE):
+    # Ingested folders hold failures.jsonl.gz (scripts/ingest_round.py gzips every sidecar).
+    for pattern in ("*.facts.jsonl", "*.facts.jsonl.gz", FAILURES_FILE, f"{FAILURES_FILE}.gz"):
         yield from sorted(folder.rglob(pattern))
+
+
+def is_failures_file(path: Path) -> bool:
+    return path.name in (FAILURES_FILE, f"{FAILURES_FILE}.gz")
 
 
 def read_done(folders: Iterable[str | Path], *, include_failures: bool = True) -> set[str]:
@@ -75,7 +80,7 @@ def read_done(folders: Iterable[str | Path], *, include_failures: bool = True) -
         if not folder.is_dir():
             continue
         for path in _workload_files(folder):
-            is_failure = path.name == FAILURES_FILE
+            is_failure = is_failures_file(path)
             if is_failure and not include_failures:
                 continue
             for _, record in iter_jsonl(path, strict=False):

@@ -34,14 +34,14 @@ Key = tuple[str, tuple[int, ...], str, str]  # family, shape, dtype, backend
 def facts_workloads(paths: Iterable[Path]) -> dict[str, dict[str, Any]]:
     """run_id -> the collector's ``workload`` section, from every facts sidecar under ``paths``
     (read like the collector's own resume does)."""
-    from .collect_plan import FAILURES_FILE
     from .collect_plan import _workload_files
+    from .collect_plan import is_failures_file
     from .jsonl import iter_jsonl
 
     out: dict[str, dict[str, Any]] = {}
     for root in paths:
         files = [root] if root.is_file() else [
-            f for f in _workload_files(root) if f.name != FAILURES_FILE]
+            f for f in _workload_files(root) if not is_failures_file(f)]
         for path in files:
             for _, rec in iter_jsonl(path, strict=False):
                 w = rec.get("workload")

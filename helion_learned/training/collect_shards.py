@@ -45,7 +45,9 @@ def child_args(opts: Options, jobs: int) -> list[str]:
             "--autotune-budget-s", str(opts.autotune_budget_s),
             "--control-every", str(opts.control_every), "--target", opts.target,
             "--seed", str(opts.seed), "--precompile", opts.precompile,
-            "--precompile-jobs", str(jobs), "--backend", opts.backend, "--timing", opts.timing]
+            "--precompile-jobs", str(jobs), "--backend", opts.backend, "--timing", opts.timing,
+            # Not used by a child, only recorded: how many processes shared its GPU.
+            "--procs-per-device", str(opts.procs_per_device)]
     if opts.benchmark_subprocess:
         args.append("--benchmark-subprocess")
     if opts.cpu_interpret:

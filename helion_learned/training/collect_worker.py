@@ -274,7 +274,8 @@ class Worker:
             "host": socket.gethostname(), "shard": self.shard, "seed": seed,
             "collector_version": COLLECTOR_VERSION, "timestamp": time.time(),
             "n_configs": len(configs), **stats, "finite": finite, "autotune": autotune,
-            "run_id_ok": run_id_ok, "gpu_shared": self.gpu_shared, "timing": self.opts.timing,
+            "run_id_ok": run_id_ok, "gpu_shared": self.gpu_shared,
+            "procs_per_device": self.opts.procs_per_device, "timing": self.opts.timing,
             **gpu_lock.take_stats(),
         }
         record["workload"] = info
@@ -307,7 +308,8 @@ class Worker:
             "timestamp": time.time(), "perf_ms": ms, "family": family, "shape": list(shape),
             "config_id": config_id, "hardware": self.hardware, "device": self.device,
             "shard": self.shard, "host": socket.gethostname(), "pid": os.getpid(),
-            "workloads_done": n_done, "gpu_shared": self.gpu_shared, "timing": self.opts.timing,
+            "workloads_done": n_done, "gpu_shared": self.gpu_shared,
+            "procs_per_device": self.opts.procs_per_device, "timing": self.opts.timing,
         })
 
     def _control_measure(self) -> tuple[float, str, str, tuple[int, ...]]:
