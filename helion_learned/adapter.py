@@ -118,8 +118,8 @@ class LearnedHeuristicBase(AutotunerHeuristic):
                                           reference=extras[0] if extras else None)
             log.debug("%s: %s confidence=%.3f threshold=%.3f pick=%s (%d candidates, %.1f ms)",
                       cls.name, facts.kernel_name, pred.confidence,
-                      cls._predictor.bundle.threshold, pred.configs[:1], pred.n_candidates,
-                      pred.latency_ms)
+                      cls._predictor.bundle.threshold_for(pred.kernel_key), pred.configs[:1],
+                      pred.n_candidates, pred.latency_ms)
             return pred
         except Exception as e:
             log.debug("%s: abstain, prediction failed: %s", cls.name, describe_error(e),
@@ -128,7 +128,8 @@ class LearnedHeuristicBase(AutotunerHeuristic):
 
     @classmethod
     def is_eligible(cls, env: Any, device_ir: Any) -> bool:
-        if cls._predictor.bundle.threshold > 1.0:
+        bundle = cls._predictor.bundle
+        if bundle.min_threshold > 1.0:
             # The confidence is a probability: a threshold above 1 (what calibration ships when
             # no threshold keeps wrong picks within budget) can never be met. Abstain without
             # the ~2-5 ms prediction instead of paying for it on every bind.
@@ -136,9 +137,13 @@ class LearnedHeuristicBase(AutotunerHeuristic):
         pred = cls._prediction(env, device_ir)
         if pred is None or not pred.configs:
             return False
-        if not pred.confidence >= cls._predictor.bundle.threshold:  # NaN confidence abstains too
-            log.debug("%s: abstain, confidence %.3f < threshold %.3f", cls.name, pred.confidence,
-                      cls._predictor.bundle.threshold)
+        threshold = bundle.threshold_for(pred.kernel_key)
+        if not pred.confidence >= threshold:  # NaN confidence abstains too
+            known = bundle.known_kernels is None or pred.kernel_key in bundle.known_kernels
+            log.debug("%s: abstain, confidence %.3f < threshold %.3f (%s)", cls.name,
+                      pred.confidence, threshold,
+                      "a kernel of the training logs" if known
+                      else f"kernel {pred.kernel_key!r} is not in the training logs")
             return False
         return True
 
@@ -178,14 +183,16 @@ def make_heuristic(bundle: ModelBundle, *, target: HardwareFacts | None = None, 
                    threshold: float | None = None) -> type[LearnedHeuristicBase]:
     """A fresh ``AutotunerHeuristic`` subclass bound to ``bundle`` (named like ``learned_triton_sm90``).
 
-    ``threshold`` overrides the bundle's calibrated one (0 = always seed; > 1 = never).
+    ``threshold`` overrides the bundle's calibrated ones, for kernels of its training logs and
+    for the others alike (0 = always seed; > 1 = never).
     """
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
     if threshold is not None:
         if math.isnan(float(threshold)):  # NaN would never block: `confidence < nan` is False
             raise ValueError("threshold must be a number (0 = always seed, > 1 = never), got NaN")
-        bundle = dataclasses.replace(bundle, threshold=float(threshold))
+        # One threshold for every kernel, seen in training or not.
+        bundle = dataclasses.replace(bundle, threshold=float(threshold), unseen_threshold=None)
     attrs: dict[str, Any] = {
         "name": bundle.name,
         "backend": bundle.backend,

@@ -192,6 +192,7 @@ class EvaluateCommand(Command):
                 result["kernel_experts"] = {**result["kernel_experts"],
                                             **trained.bundle.metadata["kernel_experts"]}
                 result["train_seconds"] = trained.train_seconds
+                result["unseen_kernel_gate"] = unseen_gate_summary(trained.bundle)
                 result["feature_importance"] = dict(
                     list(trained.bundle.model.feature_importance().items())[:25])
                 result["targets"] = issue_targets(result)
@@ -240,6 +241,9 @@ class InspectCommand(Command):
                          + (f" ({', '.join(t['devices'])} only)" if t.get("devices") else "")
                          for t in bundle.targets]),
             ("threshold", bundle.threshold), ("within", bundle.within),
+            ("threshold, kernels not in the logs", "same" if bundle.unseen_threshold is None
+             else bundle.unseen_threshold),
+            ("known kernels", len(bundle.known_kernels) if bundle.known_kernels else None),
             ("schema", meta.get("schema_version")),
             ("feature schema", meta.get("feature_schema_version")),
             ("features", len(meta.get("feature_names", []))),
@@ -372,3 +376,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def unseen_gate_summary(bundle: Any) -> dict[str, Any] | None:
+    """What a report says about the bundle's second threshold (None: one threshold)."""
+    if bundle.unseen_threshold is None or bundle.known_kernels is None:
+        return None
+    metrics = bundle.metadata.get("metrics", {})
+    return {"threshold": bundle.threshold, "unseen_threshold": bundle.unseen_threshold,
+            "n_known_kernels": len(bundle.known_kernels),
+            **{k: v for k, v in metrics.items() if k.startswith("unseen_")}}

@@ -152,8 +152,9 @@ def install(*, target: str | HardwareFacts | None = None,
     model_dirs: bundle directories; default: the bundles shipped with this package.
     top_k: ranked seeds handed to the autotuner (the first is the pick).
     promote: also make the pick Helion's default config (used when autotuning is off).
-    threshold: override the bundle's calibrated confidence threshold (0 = seed whenever the
-        hardware matches; the calibrated default keeps wrong fired picks within its budget).
+    threshold: override the bundle's calibrated confidence thresholds (0 = seed whenever the
+        hardware matches; the calibrated defaults keep wrong fired picks within their budget:
+        one for kernels of the training logs, one, from leave-family-out outcomes, for others).
     record_facts: write ``<autotune_log>.facts.jsonl`` when Helion's autotune logging is on.
     seed: install the learned heuristics (False: only record facts, e.g. for data collection).
     """
@@ -174,9 +175,11 @@ def install(*, target: str | HardwareFacts | None = None,
             ah.HEURISTICS_BY_BACKEND[bundle.backend] = (
                 *ah.HEURISTICS_BY_BACKEND[bundle.backend], heuristic)
             installed.append(heuristic)
-            log.debug("helion_learned: installed %s for Helion backend %r (threshold %.3f) from %s",
-                      heuristic.name, bundle.backend, heuristic._predictor.bundle.threshold,
-                      bundle.path)
+            b = heuristic._predictor.bundle
+            log.debug("helion_learned: installed %s for Helion backend %r (threshold %.3f; "
+                      "kernels not in its logs: %s) from %s", heuristic.name, bundle.backend,
+                      b.threshold, "same" if b.unseen_threshold is None
+                      else f"{b.unseen_threshold:.3f}", bundle.path)
     if record_facts:
         recorder = type("FactsRecorderInstalled", (FactsRecorder,), {"_target": hw})
         for backend in backends:

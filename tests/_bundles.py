@@ -46,7 +46,9 @@ def synthetic_label(cfg: dict) -> float:
 
 
 def make_bundle(path: Path, *, threshold: float, cc: tuple[int, int] = (9, 0),
-                seed: int = 0, devices: list[str] | None = None) -> ModelBundle:
+                seed: int = 0, devices: list[str] | None = None,
+                known_kernels: set[str] | None = None,
+                unseen_threshold: float | None = None) -> ModelBundle:
     fe = FeatureExtractor()
     hw = resolve_target("sm90")
     Xs, ys, gs, feats = [], [], [], []
@@ -65,6 +67,8 @@ def make_bundle(path: Path, *, threshold: float, cc: tuple[int, int] = (9, 0),
     bundle = ModelBundle(model=model, calibrator=calibrator, backend="triton",
                          targets=[{"device_kind": "cuda", "compute_capability": list(cc),
                                    **({"devices": devices} if devices is not None else {})}],
-                         threshold=threshold, metadata={"note": "SYNTHETIC test bundle"})
+                         threshold=threshold, metadata={"note": "SYNTHETIC test bundle"},
+                         known_kernels=None if known_kernels is None else frozenset(known_kernels),
+                         unseen_threshold=unseen_threshold)
     bundle.save(path)
     return ModelBundle.load(path)

@@ -180,7 +180,7 @@ def test_bundle_round_trip_with_experts(expert_bundle: tuple[ModelBundle, Path],
     assert loaded.experts.n_workloads_ == bundle.experts.n_workloads_
     assert loaded.experts.weight == 0.3
     meta = _meta(path)
-    assert meta["schema_version"] == 2
+    assert meta["schema_version"] == 3
     files = [k["file"] for k in meta["experts"]["kernels"]]
     assert [k["key"] for k in meta["experts"]["kernels"]] == sorted([MATMUL, SOFTMAX])
     assert all((path / f).is_file() and len(meta["checksums"][f]) == 64 for f in files)
@@ -378,10 +378,10 @@ def test_schema_1_bundle_loads_without_experts(expert_bundle: tuple[ModelBundle,
     stripped = ModelBundle.load(_edit(path, tmp_path / "stripped",
                                       lambda m: (m.pop("experts"), to_schema_1(m))))
     assert stripped.experts is None
-    for version in (3, 0, "2", 2.0, True):
+    for version in (4, 0, "2", 2.0, True):
         future = _edit(plain, tmp_path / f"v{version!r}",
                        lambda m, v=version: m.__setitem__("schema_version", v))
-        with pytest.raises(BundleError, match="reads 1 or 2"):
+        with pytest.raises(BundleError, match="reads 1, 2 or 3"):
             ModelBundle.load(future)
 
 
@@ -445,7 +445,7 @@ def test_train_bundle_writes_experts(h100: Dataset, tmp_path: Path) -> None:
     assert set(result.bundle.experts.models_) == {SOFTMAX, "gelu/pointwise"}
     path = result.bundle.save(tmp_path / "trained")
     meta = _meta(path)
-    assert meta["schema_version"] == 2
+    assert meta["schema_version"] == 3
     entries = {k["key"]: k for k in meta["experts"]["kernels"]}
     assert set(entries) == {SOFTMAX, "gelu/pointwise"}
     assert {k: e["n_workloads"] for k, e in entries.items()} == {SOFTMAX: 3, "gelu/pointwise": 3}

@@ -42,8 +42,10 @@ from .kernel_experts import KernelExperts
 from .ranker import CostModel
 
 # 2: optional per-kernel experts (``experts/NNN.ubj``). A schema-1 bundle still loads (no experts).
-BUNDLE_SCHEMA_VERSION = 2
-READABLE_SCHEMA_VERSIONS = (1, 2)
+# 3: optional ``known_kernels`` + ``unseen_threshold`` (the gate for kernels the logs never held).
+# Older bundles load with one threshold for every kernel, as they were calibrated.
+BUNDLE_SCHEMA_VERSION = 3
+READABLE_SCHEMA_VERSIONS = (1, 2, 3)
 MODEL_FILE = "model.ubj"
 EXPERTS_DIR = "experts"
 MAX_EXPERTS = 4096
@@ -62,6 +64,24 @@ class ModelBundle:
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
     path: Path | None = None
     experts: KernelExperts | None = None  # per-kernel models blended into the global scores
+    # Kernel keys (models.kernel_experts.facts_key) of every training workload, and the threshold
+    # for any other kernel, calibrated on leave-family-out outcomes (> 1: abstain on them). None:
+    # ``threshold`` for every kernel (bundles before schema 3, or trained on one kernel).
+    known_kernels: frozenset[str] | None = None
+    unseen_threshold: float | None = None
+
+    def threshold_for(self, kernel_key: str | None) -> float:
+        """The confidence a pick for this kernel must reach: ``threshold`` for kernels the
+        training logs held, ``unseen_threshold`` for the others."""
+        if self.known_kernels is None or self.unseen_threshold is None:
+            return self.threshold
+        return self.threshold if kernel_key in self.known_kernels else self.unseen_threshold
+
+    @property
+    def min_threshold(self) -> float:
+        """The lowest threshold any kernel gets (> 1: the bundle never fires)."""
+        return min(self.threshold, self.threshold if self.unseen_threshold is None
+                   else self.unseen_threshold)
 
     def score(self, X: np.ndarray, expert: str | None = None) -> np.ndarray:
         """Candidate scores for one kernel: the global model, blended with the kernel's expert
@@ -107,6 +127,10 @@ class ModelBundle:
                 "targets": self.targets,
                 "threshold": self.threshold,
                 "within": self.within,
+                **({"known_kernels": sorted(self.known_kernels),
+                    "unseen_threshold": self.unseen_threshold}
+                   if self.known_kernels is not None and self.unseen_threshold is not None
+                   else {}),
                 "calibrator": self.calibrator.to_dict(),
                 "model_params": self.model.get_params(),
                 "checksums": checksums,
@@ -115,6 +139,9 @@ class ModelBundle:
                 meta["experts"] = experts_meta
             else:
                 meta.pop("experts", None)
+            if self.known_kernels is None or self.unseen_threshold is None:
+                meta.pop("known_kernels", None)  # a re-saved older bundle: one threshold
+                meta.pop("unseen_threshold", None)
             (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
             replace_dir(tmp, path)
         except BaseException:
@@ -165,7 +192,9 @@ class ModelBundle:
         experts = _load_experts(path, meta_path, meta, checksums, expected_names)
         return cls(model=model, calibrator=fields["calibrator"], backend=fields["backend"],
                    targets=fields["targets"], threshold=fields["threshold"],
-                   within=fields["within"], metadata=meta, path=path, experts=experts)
+                   within=fields["within"], metadata=meta, path=path, experts=experts,
+                   known_kernels=fields["known_kernels"],
+                   unseen_threshold=fields["unseen_threshold"])
 
 
 def _load_model(path: Path, name: str, checksums: dict[str, Any], expected_names: list[str],

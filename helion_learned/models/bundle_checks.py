@@ -147,17 +147,40 @@ def check_metadata(meta_path: Path, meta: dict[str, Any]) -> dict[str, Any]:
     if not finite(cal.get("intercept")):
         raise bad("calibrator.intercept", "a finite number", cal.get("intercept"))
     params = checked_params(meta_path, "model_params", meta.get("model_params") or {},
-                             drop_unknown=True)
-    return {"threshold": float(threshold), "within": float(within), "backend": backend,
+                            drop_unknown=True)
+    known, unseen = _unseen_gate(meta_path, meta)
+    return {"known_kernels": known, "unseen_threshold": unseen,
+            "threshold": float(threshold), "within": float(within), "backend": backend,
             "targets": [dict(t, compute_capability=list(t["compute_capability"])) for t in targets],
             "calibrator": ConfidenceCalibrator.from_dict(cal), "model_params": params}
+
+
+MAX_KNOWN_KERNELS = 65536
+
+
+def _unseen_gate(meta_path: Path, meta: dict[str, Any]) -> tuple[frozenset[str] | None,
+                                                                   float | None]:
+    """Schema 3's optional pair: both present or both absent (one threshold for every kernel)."""
+    if "known_kernels" not in meta and "unseen_threshold" not in meta:
+        return None, None
+    known, unseen = meta.get("known_kernels"), meta.get("unseen_threshold")
+    if (not isinstance(known, list) or len(known) > MAX_KNOWN_KERNELS
+            or not all(isinstance(k, str) and 0 < len(k) <= 512 for k in known)):
+        raise bad_field(meta_path, "known_kernels",
+                        "a list of kernel keys such as 'matmul/matmul' (with unseen_threshold)",
+                        known)
+    if not finite(unseen) or unseen < 0:
+        raise bad_field(meta_path, "unseen_threshold",
+                        "a finite number >= 0 (with known_kernels)", unseen)
+    return frozenset(known), float(unseen)
 
 
 def check_version(meta_path: Path, meta: dict[str, Any], key: str,
                    readable: tuple[int, ...]) -> None:
     got = meta.get(key)
     if type(got) is not int or got not in readable:  # not True, not 1.0
-        reads = " or ".join(str(v) for v in readable)
+        names = [str(v) for v in readable]
+        reads = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
         raise BundleError(f"{meta_path}: {key}={_describe(got)}, this helion_learned reads "
                           f"{reads}. Re-train the bundle with this version "
                           "(`helion-learned train LOGS -o DIR`) or install the helion_learned "

@@ -30,6 +30,7 @@ class Prediction:
     confidence: float  # P(best pick within `within` of the best), calibrated
     n_candidates: int
     latency_ms: float
+    kernel_key: str | None = None  # models.kernel_experts.facts_key: which threshold applies
 
 
 class Predictor:
@@ -55,8 +56,9 @@ class Predictor:
         for extra in map(plain_config, extra_candidates):
             if extra not in candidates:
                 candidates.append(extra)
+        key = facts_key(facts)
         if not candidates:
-            return Prediction([], [], 0.0, 0, (time.perf_counter() - start) * 1e3)
+            return Prediction([], [], 0.0, 0, (time.perf_counter() - start) * 1e3, key)
         scores = self.score(facts, hw, candidates)
         bad = int(np.count_nonzero(~np.isfinite(scores)))
         if bad:  # a model with absurd leaf values: its ranking and confidence mean nothing
@@ -83,4 +85,4 @@ class Predictor:
             picked.append(cfg)
             picked_scores.append(float(scores[int(i)]))
         return Prediction(picked, picked_scores, confidence, len(candidates),
-                          (time.perf_counter() - start) * 1e3)
+                          (time.perf_counter() - start) * 1e3, key)

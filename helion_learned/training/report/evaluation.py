@@ -14,6 +14,7 @@ from ...models.bundle import ModelBundle
 from ...models.calibration import choose_threshold
 from ...models.kernel_experts import EXPERT_PARAMS
 from ...models.kernel_experts import EXPERT_WEIGHT
+from ...models.kernel_experts import facts_key
 from ..dataset import Dataset
 from ..evaluate import GroupOutcome
 from ..evaluate import expected_best_of_random
@@ -24,7 +25,6 @@ from ..evaluate import oof_scores
 from ..evaluate import origin_rel
 from ..evaluate import summarize
 from ..train import cross_fitted_confidence
-from ..train import max_slowdown
 
 METHODS = ("learned", "helion_default", "helion_heuristic", "random_1", "random_8",
            "nearest_neighbour", "oracle")
@@ -130,20 +130,26 @@ def evaluate_bundle(ds: Dataset, bundle: ModelBundle) -> dict[str, Any]:
     outcomes = group_outcomes(ds, scores, within=bundle.within)
     conf = (bundle.calibrator.predict(np.stack([o.conf_features for o in outcomes]))
             if outcomes else np.empty(0))
+    # Each workload against the threshold the adapter would use for its kernel.
+    per_group = np.array([bundle.threshold_for(facts_key(ds.groups[o.group].facts))
+                          for o in outcomes])
     return _protocol_result(ds, outcomes, conf, {}, wrong_budget=float(
-        bundle.metadata.get("wrong_budget", 0.05)), fixed_threshold=bundle.threshold)
+        bundle.metadata.get("wrong_budget", 0.05)), fixed_threshold=bundle.threshold,
+        per_group_threshold=per_group)
 
 
 def _protocol_result(ds: Dataset, outcomes: list[GroupOutcome], conf: np.ndarray,
                      nn: dict[int, float], *, wrong_budget: float,
-                     fixed_threshold: float | None = None) -> dict[str, Any]:
+                     fixed_threshold: float | None = None,
+                     per_group_threshold: np.ndarray | None = None) -> dict[str, Any]:
     hits = np.array([o.hit for o in outcomes], dtype=bool)
     if fixed_threshold is None:
         choice = choose_threshold(conf, hits, wrong_budget=wrong_budget)
         threshold = choice.threshold
     else:
         threshold = fixed_threshold
-    fired = conf >= threshold
+    limits = np.full(len(outcomes), threshold) if per_group_threshold is None else per_group_threshold
+    fired = conf >= limits
     rows = _group_rows(ds, outcomes, conf, nn)
     result = _summaries(rows)
     result.update({
@@ -155,7 +161,7 @@ def _protocol_result(ds: Dataset, outcomes: list[GroupOutcome], conf: np.ndarray
             "value": float(threshold),
             "precision": float(hits[fired].mean()) if fired.any() else math.nan,
             "coverage": float(fired.mean()) if fired.size else 0.0,
-            "max_slowdown": max_slowdown(outcomes, conf, threshold),
+            "max_slowdown": _max_slowdown_fired(outcomes, fired),
             "n_fired": int(fired.sum()),
             "fired": summarize([o.rel_pick for o, f in zip(outcomes, fired, strict=True) if f]),
         },
@@ -164,6 +170,11 @@ def _protocol_result(ds: Dataset, outcomes: list[GroupOutcome], conf: np.ndarray
         "groups": rows,
     })
     return result
+
+
+def _max_slowdown_fired(outcomes: list[GroupOutcome], fired: np.ndarray) -> float:
+    worst = min((o.rel_pick for o, f in zip(outcomes, fired, strict=True) if f), default=None)
+    return math.nan if worst is None else (math.inf if worst <= 0 else 1.0 / worst)
 
 
 def seed_stability(ds: Dataset, protocols: Mapping[str, Any], *, params: dict[str, Any],

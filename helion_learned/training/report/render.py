@@ -186,6 +186,8 @@ def build_document(result: Mapping[str, Any], images: Iterable[str]) -> tuple[st
             "out).")
     elif ex:
         headline.append(f"Learned = the global cost model alone: no per-kernel experts{cv}.")
+    if gate := _unseen_gate_text(result.get("unseen_kernel_gate")):
+        headline.append(gate)
     sections = [Section("Headline (learned pick on held-out groups)", headline),
                 Section("Baselines (geomean / p10 relative speed)", [_baselines(protos)])]
     if result.get("targets"):
@@ -346,3 +348,25 @@ def write_report(result: dict, out_dir: str | os.PathLike, *,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     return {key: _atomic_write(out / name, data) for key, (name, data) in files.items()}
+
+
+def _unseen_gate_text(gate: dict[str, Any] | None) -> str | None:
+    """The trained bundle's two thresholds, and why the second exists (training.train)."""
+    if not gate or not _ok(gate.get("unseen_threshold")):
+        return None
+
+    def fired(prefix: str) -> str:
+        cov, prec = gate.get(f"{prefix}_coverage"), gate.get(f"{prefix}_precision")
+        slow = gate.get(f"{prefix}_max_slowdown")
+        if not _ok(cov) or cov == 0:
+            return "fires on none of them"
+        return (f"fires on {pct(cov)} of them, {pct(prec)} within the hit margin, worst "
+                f"{float(slow):.2f}× slower than the best" if _ok(slow) else
+                f"fires on {pct(cov)} of them, {pct(prec)} within the hit margin")
+
+    return (f"Gate for kernels the logs do not hold ({gate['n_known_kernels']} kernels known): "
+            f"threshold {float(gate['unseen_threshold']):.3f}, chosen on the leave-family-out "
+            f"outcomes (each kernel held out, confidence from the shipped calibrator): it "
+            f"{fired('unseen_threshold')}. The known-kernel threshold "
+            f"{float(gate['threshold']):.3f} alone would have {fired('unseen_at_main_threshold')}"
+            ".")
