@@ -355,18 +355,17 @@ def _unseen_gate_text(gate: dict[str, Any] | None) -> str | None:
     if not gate or not _ok(gate.get("unseen_threshold")):
         return None
 
-    def fired(prefix: str) -> str:
+    def fired(prefix: str, verb: str) -> str:
         cov, prec = gate.get(f"{prefix}_coverage"), gate.get(f"{prefix}_precision")
         slow = gate.get(f"{prefix}_max_slowdown")
         if not _ok(cov) or cov == 0:
-            return "fires on none of them"
-        return (f"fires on {pct(cov)} of them, {pct(prec)} within the hit margin, worst "
-                f"{float(slow):.2f}× slower than the best" if _ok(slow) else
-                f"fires on {pct(cov)} of them, {pct(prec)} within the hit margin")
+            return f"{verb} on none of their workloads"
+        worst = f", the worst fired pick {float(slow):.2f}× the best time" if _ok(slow) else ""
+        return f"{verb} on {pct(cov)} of their workloads, {pct(prec)} of them hits{worst}"
 
     return (f"Gate for kernels the logs do not hold ({gate['n_known_kernels']} kernels known): "
             f"threshold {float(gate['unseen_threshold']):.3f}, chosen on the leave-family-out "
-            f"outcomes (each kernel held out, confidence from the shipped calibrator): it "
-            f"{fired('unseen_threshold')}. The known-kernel threshold "
-            f"{float(gate['threshold']):.3f} alone would have {fired('unseen_at_main_threshold')}"
-            ".")
+            f"outcomes (each kernel held out, confidence from the shipped calibrator). On the "
+            f"held-out kernels it {fired('unseen_threshold', 'fires')}. The known-kernel "
+            f"threshold {float(gate['threshold']):.3f} alone "
+            f"{fired('unseen_at_main_threshold', 'would fire')}.")
