@@ -139,10 +139,9 @@ class LearnedHeuristicBase(AutotunerHeuristic):
             return False
         threshold = bundle.threshold_for(pred.kernel_key)
         if not pred.confidence >= threshold:  # NaN confidence abstains too
-            known = bundle.known_kernels is None or pred.kernel_key in bundle.known_kernels
             log.debug("%s: abstain, confidence %.3f < threshold %.3f (%s)", cls.name,
                       pred.confidence, threshold,
-                      "a kernel of the training logs" if known
+                      "a kernel of the training logs" if bundle.knows(pred.kernel_key)
                       else f"kernel {pred.kernel_key!r} is not in the training logs")
             return False
         return True

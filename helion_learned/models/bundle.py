@@ -70,12 +70,16 @@ class ModelBundle:
     known_kernels: frozenset[str] | None = None
     unseen_threshold: float | None = None
 
+    def knows(self, kernel_key: str | None) -> bool:
+        """Whether the training logs held this kernel (always, for a bundle without a list)."""
+        return self.known_kernels is None or kernel_key in self.known_kernels
+
     def threshold_for(self, kernel_key: str | None) -> float:
         """The confidence a pick for this kernel must reach: ``threshold`` for kernels the
         training logs held, ``unseen_threshold`` for the others."""
-        if self.known_kernels is None or self.unseen_threshold is None:
+        if self.unseen_threshold is None or self.knows(kernel_key):
             return self.threshold
-        return self.threshold if kernel_key in self.known_kernels else self.unseen_threshold
+        return self.unseen_threshold
 
     @property
     def min_threshold(self) -> float:

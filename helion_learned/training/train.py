@@ -48,12 +48,20 @@ def cross_fitted_confidence(outcomes: list[GroupOutcome], *, n_splits: int = 5,
     return conf
 
 
+def fired_summary(outcomes: list[GroupOutcome], fired: np.ndarray) -> dict[str, float]:
+    """Coverage, precision and max slowdown of the picks a gate fires on (``fired``: one bool
+    per outcome). Nothing fired: precision and max slowdown NaN; a failed pick fired: inf."""
+    fired = np.asarray(fired, dtype=bool)
+    hits = np.array([o.hit for o in outcomes], dtype=bool)
+    worst = min((o.rel_pick for o, f in zip(outcomes, fired, strict=True) if f), default=None)
+    return {"coverage": float(fired.mean()) if fired.size else 0.0,
+            "precision": float(hits[fired].mean()) if fired.any() else math.nan,
+            "max_slowdown": (math.nan if worst is None
+                             else math.inf if worst <= 0 else 1.0 / worst)}
+
+
 def max_slowdown(outcomes: list[GroupOutcome], conf: np.ndarray, threshold: float) -> float:
-    fired = [o.rel_pick for o, c in zip(outcomes, conf, strict=True) if c >= threshold]
-    if not fired:
-        return math.nan
-    worst = min(fired)
-    return math.inf if worst <= 0 else 1.0 / worst
+    return fired_summary(outcomes, np.asarray(conf) >= threshold)["max_slowdown"]
 
 
 def _leave_shape_out(ds: Dataset, params: dict[str, Any], *, within: float, n_jobs: int,
@@ -96,17 +104,11 @@ def _unseen_kernel_gate(ds: Dataset, params: dict[str, Any], calibrator: Confide
     hits = np.array([o.hit for o in outcomes])
     # Never a lower bar than known kernels get: with few fired picks the choice is noisy.
     unseen = max(choose_threshold(conf, hits, wrong_budget=wrong_budget).threshold, threshold)
-    fired, at_main = conf >= unseen, conf >= threshold
-    metrics = {
-        "unseen_threshold_precision": float(hits[fired].mean()) if fired.any() else math.nan,
-        "unseen_threshold_coverage": float(fired.mean()),
-        "unseen_threshold_max_slowdown": max_slowdown(outcomes, conf, unseen),
-        # What the known-kernel threshold alone would do on kernels the logs never held.
-        "unseen_at_main_threshold_coverage": float(at_main.mean()),
-        "unseen_at_main_threshold_precision": (float(hits[at_main].mean()) if at_main.any()
-                                               else math.nan),
-        "unseen_at_main_threshold_max_slowdown": max_slowdown(outcomes, conf, threshold),
-    }
+    # unseen_at_main_*: what the known-kernel threshold alone would do on those kernels.
+    metrics = {f"{prefix}_{k}": v
+               for prefix, limit in (("unseen_threshold", unseen),
+                                     ("unseen_at_main_threshold", threshold))
+               for k, v in fired_summary(outcomes, conf >= limit).items()}
     known = frozenset(k for k in (facts_key(g.facts) for g in ds.groups) if k)
     return known, unseen, metrics
 

@@ -25,6 +25,7 @@ from ..evaluate import oof_scores
 from ..evaluate import origin_rel
 from ..evaluate import summarize
 from ..train import cross_fitted_confidence
+from ..train import fired_summary
 
 METHODS = ("learned", "helion_default", "helion_heuristic", "random_1", "random_8",
            "nearest_neighbour", "oracle")
@@ -159,9 +160,7 @@ def _protocol_result(ds: Dataset, outcomes: list[GroupOutcome], conf: np.ndarray
         "kendall_tau_mean": float(np.nanmean([o.kendall_tau for o in outcomes])) if outcomes else math.nan,
         "threshold": {
             "value": float(threshold),
-            "precision": float(hits[fired].mean()) if fired.any() else math.nan,
-            "coverage": float(fired.mean()) if fired.size else 0.0,
-            "max_slowdown": _max_slowdown_fired(outcomes, fired),
+            **fired_summary(outcomes, fired),
             "n_fired": int(fired.sum()),
             "fired": summarize([o.rel_pick for o, f in zip(outcomes, fired, strict=True) if f]),
         },
@@ -170,11 +169,6 @@ def _protocol_result(ds: Dataset, outcomes: list[GroupOutcome], conf: np.ndarray
         "groups": rows,
     })
     return result
-
-
-def _max_slowdown_fired(outcomes: list[GroupOutcome], fired: np.ndarray) -> float:
-    worst = min((o.rel_pick for o, f in zip(outcomes, fired, strict=True) if f), default=None)
-    return math.nan if worst is None else (math.inf if worst <= 0 else 1.0 / worst)
 
 
 def seed_stability(ds: Dataset, protocols: Mapping[str, Any], *, params: dict[str, Any],
