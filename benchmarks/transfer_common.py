@@ -93,12 +93,16 @@ def _tag_rel(group: Any, idx: np.ndarray, rel: np.ndarray, tag: str) -> float:
 
 def pair_outcome(source: Any, target: Any, p: Pair, src_scores: np.ndarray,
                  tgt_scores: np.ndarray) -> dict[str, Any]:
+    from helion_learned.features.feasibility import pick_index
+
     sg, tg = source.groups[p.source], target.groups[p.target]
     rel_s = subset_rel(sg.perf_ms[p.src_idx])
     rel_t = subset_rel(tg.perf_ms[p.tgt_idx])
     s = src_scores[source.rows(p.source)[p.src_idx]]
     t = tgt_scores[target.rows(p.target)[p.tgt_idx]]
-    pick_s, pick_t = int(np.argmax(s)), int(np.argmax(t))
+    # As the adapter: configs the shared-memory rule rules out are not picked.
+    pick_s = pick_index(s, sg.feasible[p.src_idx])
+    pick_t = pick_index(t, tg.feasible[p.tgt_idx])
     both = np.isfinite(sg.perf_ms[p.src_idx]) & np.isfinite(tg.perf_ms[p.tgt_idx])
     a, b = sg.perf_ms[p.src_idx][both], tg.perf_ms[p.tgt_idx][both]
     return {

@@ -11,6 +11,7 @@ from .config import slot_assignment
 from .contiguity import contiguous_axis
 from .facts import OP_CATEGORIES
 from .facts import KernelFacts
+from .feasibility import matmul_smem_kb
 from .hardware import HardwareFacts
 
 NAN = float("nan")
@@ -132,12 +133,13 @@ def derived_columns(facts: KernelFacts, hw: HardwareFacts,
         "d_elems_per_thread_log2": np.log2(tile_with_red / (warps * 32.0)),
         "d_padding_waste": padded / real - 1.0,
     }
-    if facts.matmuls and {"m", "n", "k"} <= slots.keys():
+    # Only kernels with a k block: the whole-k case (attention) as a feature cost unseen kernels
+    # 0.05 (report's experiments); features.feasibility uses it as a rule instead.
+    smem_kb = matmul_smem_kb(facts, blocks, stages, whole_k=False)
+    if smem_kb is not None:
         bm = blocks[:, slots["m"]]
         bn = blocks[:, slots["n"]]
         bk = blocks[:, slots["k"]]
-        bits = float(facts.matmuls[0].get("lhs_bits") or 16)
-        smem_kb = (bm * bk + bk * bn) * (bits / 8.0) * np.maximum(stages, 1.0) / 1024.0
         out["d_smem_kb"] = smem_kb
         out["d_smem_over_capacity"] = smem_kb / max(hw.smem_per_block_kb, 1.0)
         out["d_acc_regs_per_thread"] = bm * bn / (warps * 32.0)

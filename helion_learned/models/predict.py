@@ -12,6 +12,8 @@ import numpy as np
 
 from ..features.config import plain_config
 from ..features.facts import KernelFacts
+from ..features.feasibility import feasible
+from ..features.feasibility import ranked_subset
 from ..features.hardware import HardwareFacts
 from ..features.vectorize import FeatureExtractor
 from .bundle import ModelBundle
@@ -56,6 +58,8 @@ class Predictor:
         for extra in map(plain_config, extra_candidates):
             if extra not in candidates:
                 candidates.append(extra)
+        # Configs the shared-memory rule rules out are never ranked (as in training's scoring).
+        candidates = [candidates[int(i)] for i in ranked_subset(feasible(facts, hw, candidates))]
         key = facts_key(facts)
         if not candidates:
             return Prediction([], [], 0.0, 0, (time.perf_counter() - start) * 1e3, key)

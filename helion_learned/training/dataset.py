@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..features.facts import KernelFacts
+from ..features.feasibility import feasible
 from ..features.hardware import HardwareFacts
 from ..features.hardware import from_name
 from ..features.vectorize import FeatureExtractor
@@ -38,6 +40,11 @@ class Group:
     @property
     def best_ms(self) -> float:
         return float(np.min(self.perf_ms))
+
+    @functools.cached_property
+    def feasible(self) -> np.ndarray:
+        """Per config: not ruled out by features.feasibility (what the adapter ranks from)."""
+        return feasible(self.facts, self.hw, self.configs)
 
 
 @dataclasses.dataclass

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..features.feasibility import ranked_subset
 from ..models.calibration import confidence_features
 from ..models.kernel_experts import KernelExperts
 from ..models.ranker import CostModel
@@ -179,15 +180,18 @@ def group_outcomes(ds: Dataset, scores: np.ndarray, *, within: float = 0.05) -> 
         s = scores[rows]
         if np.isnan(s).any():
             continue  # group not scored under this protocol (e.g. the only family)
-        order = np.argsort(-s, kind="stable")
+        # Picks, top 5 and confidence come from the configs the adapter would rank (the
+        # feasibility rule's); Kendall tau judges the scores of all of them.
+        ranked = ranked_subset(group.feasible)
+        order = ranked[np.argsort(-s[ranked], kind="stable")]
         pick = int(order[0])
         rel = group.rel
         tau = kendalltau(s, rel).statistic if len(rel) > 2 else math.nan
-        bind = np.flatnonzero([_bind_time_kind(o) for o in group.origins])
+        bind = np.intersect1d(np.flatnonzero([_bind_time_kind(o) for o in group.origins]), ranked)
         out.append(GroupOutcome(
             group=gi, family=group.family, pick=pick, rel_pick=float(rel[pick]),
             rel_top5=float(np.max(rel[order[:5]])), kendall_tau=float(tau),
-            conf_features=confidence_features(s), hit=bool(rel[pick] >= 1 / (1 + within)),
+            conf_features=confidence_features(s[ranked]), hit=bool(rel[pick] >= 1 / (1 + within)),
             rel_bind_pick=float(rel[bind[np.argmax(s[bind])]]) if bind.size else math.nan,
         ))
     return out

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..features.feasibility import SMEM_OVER_CAPACITY_LIMIT
 from ..models.bundle import ModelBundle
 from ..models.calibration import ConfidenceCalibrator
 from ..models.calibration import ThresholdChoice
@@ -223,6 +224,8 @@ def train_bundle(ds: Dataset, *, backend: str | None = None, params: dict[str, A
             **unseen_metrics,
         },
         "kernel_experts": expert_choice,
+        # Informational: the rule is code (features.feasibility), applied to every bundle.
+        "candidate_rule": {"smem_over_capacity_limit": SMEM_OVER_CAPACITY_LIMIT},
         "wrong_budget": wrong_budget,
         "train_seconds": seconds,
         "versions": _versions(),

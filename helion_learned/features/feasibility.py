@@ -1,0 +1,79 @@
+"""Which candidate configs cannot run: a shared-memory estimate against the GPU's per-block limit.
+
+Why a rule and not the model: a kernel the logs do not hold has no failures to learn from. In the
+H100 logs, matmul configs estimated at 1.5x the per-block shared memory or more fail 83 % of the
+time (168 rows, 1 of them within 5 % of its workload's best). Held-out attention's pick with H200
+rows in training was Helion's own seed (64x512 tile, 3 stages: 1.9x at head dim 128), which fails
+on every H100 shape it was run on. Neither the cost model nor a failure classifier learned that
+from matmuls (their trees split on the k block, which attention lacks); the estimate does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .config import config_columns
+from .config import next_pow2
+from .config import slot_assignment
+from .facts import KernelFacts
+from .hardware import HardwareFacts
+
+# Estimated shared memory ÷ capacity at or above which a candidate is not ranked. Fail rates by
+# estimate in the H100 logs: 1-1.5x 58 %, 1.5-2x 79 %, >2x 85 % (d_smem_over_capacity bins).
+SMEM_OVER_CAPACITY_LIMIT = 1.5
+
+
+def matmul_smem_kb(facts: KernelFacts, blocks: np.ndarray, stages: np.ndarray, *,
+                   whole_k: bool = True) -> np.ndarray | None:
+    """Shared memory (KiB) of the A and B tiles over the pipeline stages, per config; None where
+    the kernel has no matmul tile to estimate.
+
+    With a k block the tiles are (m × k) and (k × n). Without one (attention: k is the head
+    dimension) the tile spans all of k, rounded up to a power of two as Triton pads it; only with
+    ``whole_k`` (the cost model's feature keeps that case missing, as it was trained)."""
+    slots = slot_assignment(facts)
+    if not facts.matmuls or not {"m", "n"} <= slots.keys():
+        return None
+    bm = blocks[:, slots["m"]]
+    bn = blocks[:, slots["n"]]
+    if "k" in slots:
+        bk = blocks[:, slots["k"]]
+    elif whole_k and facts.matmuls[0].get("k"):
+        bk = np.full(len(blocks), float(next_pow2(int(facts.matmuls[0]["k"]))))
+    else:
+        return None
+    bits = float(facts.matmuls[0].get("lhs_bits") or 16)
+    return (bm * bk + bk * bn) * (bits / 8.0) * np.maximum(stages, 1.0) / 1024.0
+
+
+def feasible(facts: KernelFacts, hw: HardwareFacts,
+             configs: Sequence[dict[str, Any]]) -> np.ndarray:
+    """One bool per config: False where the shared-memory estimate reaches the limit. Kernels
+    without a matmul tile, unknown capacities and the cute backend keep every config (in the
+    H200 cute logs 2 of the 18 configs the estimate rules out failed: cute stages its tiles
+    differently)."""
+    n = len(configs)
+    if n == 0 or facts.backend != "triton" or not facts.matmuls or hw.smem_per_block_kb <= 0:
+        return np.ones(n, dtype=bool)
+    cfg = config_columns(facts, configs)
+    smem = matmul_smem_kb(facts, cfg["_blocks"], cfg["cfg_stages"])
+    if smem is None:
+        return np.ones(n, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        return ~(smem / hw.smem_per_block_kb >= SMEM_OVER_CAPACITY_LIMIT)
+
+
+def ranked_subset(mask: np.ndarray) -> np.ndarray:
+    """Indices a pick is made from: the feasible ones, or all when none is (a pick that may fail
+    still beats none, and the autotuner then benchmarks it like any seed)."""
+    mask = np.asarray(mask, dtype=bool)
+    return np.flatnonzero(mask) if mask.any() else np.arange(mask.size)
+
+
+def pick_index(scores: np.ndarray, mask: np.ndarray) -> int:
+    """The highest-scoring index of :func:`ranked_subset` (first on ties, as a stable sort)."""
+    ranked = ranked_subset(mask)
+    return int(ranked[int(np.argmax(np.asarray(scores)[ranked]))])
