@@ -49,8 +49,10 @@ METHODS = ("learned_leave_shape_out", "learned_leave_family_out", "helion_defaul
            "h100_winner", "clean_winner")
 
 
-def _pick(scores: np.ndarray, rel: np.ndarray) -> float:
-    return float(rel[int(np.argmax(scores))])
+def _pick(scores: np.ndarray, rel: np.ndarray, mask: np.ndarray) -> float:
+    from helion_learned.features.feasibility import pick_index
+
+    return float(rel[pick_index(scores, mask)])
 
 
 def pick_rows(source: Any, clean: Any, plist: list[tc.Pair], params: dict[str, Any]
@@ -106,7 +108,10 @@ def training_on_clean_labels(source: Any, clean: Any, plist: list[tc.Pair],
     from helion_learned.training.evaluate import summarize
 
     held = {p.source for p in plist}
-    long_only = source.subset([i for i in range(len(source.groups)) if i not in held])
+    held_keys = {tc.workload_key(source.groups[i]) for i in held}
+    # Training-only twins of the short workloads go too: their labels are not the clean ones.
+    long_only = source.subset([i for i, g in enumerate(source.groups) if i not in held and (
+        source.is_scored(i) or tc.workload_key(g) not in held_keys)])
     out = {}
     for name, (src, with_clean) in {"control": (source, False),
                                     "replaced": (long_only, True)}.items():
@@ -114,13 +119,14 @@ def training_on_clean_labels(source: Any, clean: Any, plist: list[tc.Pair],
         _, tgt = tc.joint_scores(src, clean, [], params, with_target=with_clean)
         out[name] = summarize([
             _pick(tgt[clean.rows(p.target)][p.tgt_idx],
-                  tc.subset_rel(clean.groups[p.target].perf_ms[p.tgt_idx])) for p in plist])
+                  tc.subset_rel(clean.groups[p.target].perf_ms[p.tgt_idx]),
+                  clean.groups[p.target].feasible[p.tgt_idx]) for p in plist])
     return out
 
 
 def headline_with_clean_short_labels(source: Any, clean: Any, plist: list[tc.Pair],
-                                     params: dict[str, Any], paths: list[Path]
-                                     ) -> dict[str, Any]:
+                                     params: dict[str, Any], paths: list[Path],
+                                     extra: Any = None) -> dict[str, Any]:
     from helion_learned.training.evaluate import group_outcomes
     from helion_learned.training.evaluate import oof_scores
     from helion_learned.training.evaluate import summarize
@@ -131,6 +137,12 @@ def headline_with_clean_short_labels(source: Any, clean: Any, plist: list[tc.Pai
     keep = [i for i, g in enumerate(both.groups)
             if g.hardware in clean_hw or tc.workload_key(g) not in short]
     ds = both.subset(keep)
+    if extra is not None:
+        # A clean short workload can be the very run an extra folder also holds (same Helion
+        # run_id: one workload, one GPU, one timer); it is scored here, so it does not train too.
+        ids = {g.run_id for g in ds.groups}
+        ds = ds.with_training_only(extra.subset(
+            [i for i, g in enumerate(extra.groups) if g.run_id not in ids]))
     outcomes = group_outcomes(ds, oof_scores(ds, "leave_shape_out", params, n_jobs=2))
     part = {"all": outcomes,
             "short_clean": [o for o in outcomes if ds.groups[o.group].hardware in clean_hw],
@@ -160,6 +172,11 @@ def study(args: argparse.Namespace) -> dict[str, Any]:
                          f">= {args.min_common} common configs. Fix: collect --clean from a "
                          "replay plan of --source (training.collect_replay --max-best-ms)")
     params = {**(bundle.metadata.get("model_params") or {}), "n_jobs": 2}
+    extra = tc.load_dataset(args.extra) if args.extra else None
+    # As `train --extra-logs`: the other GPU's rows train every fold's model, a held-out
+    # workload's twins are held out with it, only --source workloads are scored. Scored groups
+    # come first, so the pairs' indices into --source stay valid.
+    source = source.with_training_only(extra) if extra is not None else source
     rows = pick_rows(source, clean, plist, params)
     picks = {m: {lab: summarize([r[f"{m}_{lab}"] for r in rows]) for lab in ("launch", "clean")}
              for m in METHODS}
@@ -172,10 +189,11 @@ def study(args: argparse.Namespace) -> dict[str, Any]:
     }
     if not args.skip_headline:
         out["headline_with_clean_short_labels"] = headline_with_clean_short_labels(
-            source, clean, plist, params, [*args.source, *args.clean])
+            source, clean, plist, params, [*args.source, *args.clean], extra)
     if args.replicate:
         out["replicate"] = replicate(args.clean[0], args.replicate)
-    out["label_ceiling"] = label_ceiling(rows, len(source.groups))
+    out["label_ceiling"] = label_ceiling(rows, len(source.scored_groups))
+    out["training_only"] = [str(p) for p in args.extra or []]
     out["per_family"] = tc.per_family_geomeans(rows, [f"{m}_{lab}" for m in METHODS[:3]
                                                       for lab in ("launch", "clean")])
     out["rows"] = rows
@@ -190,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="graph-timed logs of the same workloads (data/h200_short_graph)")
     p.add_argument("--replicate", type=Path, help="a second graph-timed run of --clean")
     p.add_argument("--model", type=Path, required=True, help="bundle (its hyperparameters)")
+    p.add_argument("--extra", nargs="+", type=Path, default=[],
+                   help="training-only logs, as the bundle's `train --extra-logs` (data/h200 ...)")
     p.add_argument("--families", help="comma-separated families only (quick runs, tests)")
     p.add_argument("--min-common", type=int, default=8)
     p.add_argument("--skip-headline", action="store_true",

@@ -20,6 +20,10 @@ def _s(d: dict[str, float]) -> str:
 def render(result: dict[str, Any], out: Path) -> None:
     src, cln = ", ".join(result["source_hardware"]), ", ".join(result["clean_hardware"])
     n = result["n_workloads"]
+    extra = result.get("training_only") or []
+    also = (f" (with `{' '.join(extra)}` as training-only rows, as the bundle was trained)"
+            if extra else "")
+    extra_arg = f"--extra {' '.join(extra)} " if extra else ""
     lines = [
         "# Clean labels: the short kernels' picks scored on CUDA-graph timings", "",
         f"The {n} workloads of `{' '.join(result['source'])}` whose best config ran under 15 us "
@@ -27,9 +31,11 @@ def render(result: dict[str, Any], out: Path) -> None:
         f"their lists, on an {cln} under CUDA-graph timing (`{' '.join(result['clean'])}`). "
         "Each pick is scored on both logs. Regenerate: `python benchmarks/clean_labels.py "
         "--source data/h100 --clean data/h200_short_graph --replicate data/h200_short_graph_rep "
-        "--model helion_learned/models/artifacts/triton/cuda_sm90 -o reports/clean_labels`.", "",
+        f"--model helion_learned/models/artifacts/triton/cuda_sm90 {extra_arg}"
+        "-o reports/clean_labels`.", "",
         "Caveat: the two logs are also two GPUs (both sm90). The learned picks are cross-fitted "
-        "on the H100 logs (the report's folds): no workload is ranked by a model that saw it.", "",
+        f"on the H100 logs{also}, in the report's folds: no workload is ranked by a model that "
+        "saw it, nor its twin on another GPU.", "",
         f"## Picks on the {n} short-kernel workloads", "",
         "geomean / p10 / share within 5 % of the best, relative to the best config of the same "
         "list in that log.", "",
@@ -69,8 +75,9 @@ def render(result: dict[str, Any], out: Path) -> None:
               f"Leave-shape-out over the {n} clean workloads (folds over them), scored on the "
               "clean labels.", "",
               "| trained on | geomean / p10 / within 5 % |", "|---|---:|",
-              f"| {src} logs (launch labels for the short kernels too) | {_s(t['control'])} |",
-              f"| {src} logs, short kernels' labels replaced by the {cln} graph-timed ones | "
+              f"| {src} logs{' + training-only' if extra else ''} (launch labels for the short "
+              f"kernels too) | {_s(t['control'])} |",
+              f"| the same, short kernels' labels replaced by the {cln} graph-timed ones | "
               f"{_s(t['replaced'])} |"]
     h = result.get("headline_with_clean_short_labels")
     if h:

@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # The main job on the shipped default: set up .venv, train the triton cost model on the bundled
-# H100 dataset (data/h100) and the cute one on the H200 cute dataset (data/h200_cute), and
-# regenerate both offline evaluation reports (reports/triton_sm90/, reports/cute_sm90/).
+# H100 dataset (data/h100, scored) with the H200 logs as training-only rows (data/h200,
+# data/h200_graph) and the cute one on the H200 cute dataset (data/h200_cute), and regenerate
+# both offline evaluation reports (reports/triton_sm90/, reports/cute_sm90/).
+# EXTRA="" trains on data/h100 alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
 DATA=${DATA:-data/h100}
-NOTE="Real measurements: Helion autotune logs collected on NVIDIA H100 80GB HBM3 GPUs (see data/README.md); every number below comes from them."
-helion-learned train "$DATA" --backend triton -o build/triton_sm90
+EXTRA=${EXTRA-data/h200 data/h200_graph}
+# shellcheck disable=SC2206  # word splitting is the point: a list of log folders
+EXTRA_ARGS=(${EXTRA:+--extra-logs $EXTRA})
+CLEAN_EXTRA=(${EXTRA:+--extra $EXTRA})
+NOTE="Real measurements: Helion autotune logs collected on NVIDIA H100 80GB HBM3 GPUs${EXTRA:+ (scored) and NVIDIA H200 GPUs (training-only rows: $EXTRA)} (see data/README.md); every number below comes from them."
+helion-learned train "$DATA" "${EXTRA_ARGS[@]}" --backend triton -o build/triton_sm90
 helion-learned inspect build/triton_sm90
-helion-learned evaluate "$DATA" -o reports/triton_sm90 --data-note "$NOTE" \
+helion-learned evaluate "$DATA" "${EXTRA_ARGS[@]}" -o reports/triton_sm90 --data-note "$NOTE" \
   --experiments reports/triton_sm90/experiments.json
 CUTE_NOTE="Real measurements: Helion autotune logs collected with Helion's cute backend on an NVIDIA H200 (see data/README.md); every number below comes from them."
 helion-learned train data/h200_cute --backend cute -o build/cute_sm90
@@ -19,5 +25,6 @@ helion-learned evaluate data/h200_cute --backend cute -o reports/cute_sm90 --dat
 python benchmarks/timing_protocol.py data/h200_timing --original data/h200 -o reports/timing
 # The short kernels' picks scored again on CUDA-graph timings of the same configs (~1 min).
 python benchmarks/clean_labels.py --source "$DATA" --clean data/h200_short_graph \
-  --replicate data/h200_short_graph_rep --model build/triton_sm90 -o reports/clean_labels
+  --replicate data/h200_short_graph_rep --model build/triton_sm90 "${CLEAN_EXTRA[@]}" \
+  -o reports/clean_labels
 echo "reports: reports/triton_sm90/report.md, reports/cute_sm90/report.md (HTML beside them), reports/timing/report.md, reports/clean_labels/report.md"
