@@ -38,13 +38,10 @@ _LIMIT = re.compile(r"Hardware limit:\s*(\d+)")
 
 def _estimate(group: Any) -> list[float]:
     from helion_learned.features.config import config_columns
-    from helion_learned.features.feasibility import matmul_smem_kb
+    from helion_learned.features.feasibility import smem_over_capacity
 
-    cfg = config_columns(group.facts, group.configs)
-    smem = matmul_smem_kb(group.facts, cfg["_blocks"], cfg["cfg_stages"])
-    if smem is None or group.facts.backend != "triton":
-        return [math.nan] * len(group.configs)
-    return (smem / group.hw.smem_per_block_kb).tolist()
+    over = smem_over_capacity(group.facts, group.hw, config_columns(group.facts, group.configs))
+    return [math.nan] * len(group.configs) if over is None else over.tolist()
 
 
 def build_plan(paths: list[Path], *, per_family: int = 16, seed: int = 0) -> dict[str, Any]:

@@ -49,21 +49,35 @@ def matmul_smem_kb(facts: KernelFacts, blocks: np.ndarray, stages: np.ndarray, *
     return (bm * bk + bk * bn) * (bits / 8.0) * np.maximum(stages, 1.0) / 1024.0
 
 
+def smem_over_capacity(facts: KernelFacts, hw: HardwareFacts,
+                       cfg: dict[str, np.ndarray]) -> np.ndarray | None:
+    """Estimated shared memory ÷ the per-block capacity, per config (``cfg``: the configs'
+    :func:`~.config.config_columns`); None where the rule has no estimate: kernels without a
+    matmul tile, unknown capacities and the cute backend (in the H200 cute logs 2 of the 18
+    configs the estimate rules out failed: cute stages its tiles differently)."""
+    if facts.backend != "triton" or not facts.matmuls or hw.smem_per_block_kb <= 0:
+        return None
+    smem = matmul_smem_kb(facts, cfg["_blocks"], cfg["cfg_stages"])
+    return None if smem is None else smem / hw.smem_per_block_kb
+
+
+def feasible_columns(facts: KernelFacts, hw: HardwareFacts,
+                     cfg: dict[str, np.ndarray]) -> np.ndarray:
+    """:func:`feasible` from already computed config columns (the feature extractor's)."""
+    over = smem_over_capacity(facts, hw, cfg)
+    if over is None:
+        return np.ones(len(cfg["_blocks"]), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        return ~(over >= SMEM_OVER_CAPACITY_LIMIT)
+
+
 def feasible(facts: KernelFacts, hw: HardwareFacts,
              configs: Sequence[dict[str, Any]]) -> np.ndarray:
-    """One bool per config: False where the shared-memory estimate reaches the limit. Kernels
-    without a matmul tile, unknown capacities and the cute backend keep every config (in the
-    H200 cute logs 2 of the 18 configs the estimate rules out failed: cute stages its tiles
-    differently)."""
-    n = len(configs)
-    if n == 0 or facts.backend != "triton" or not facts.matmuls or hw.smem_per_block_kb <= 0:
-        return np.ones(n, dtype=bool)
-    cfg = config_columns(facts, configs)
-    smem = matmul_smem_kb(facts, cfg["_blocks"], cfg["cfg_stages"])
-    if smem is None:
-        return np.ones(n, dtype=bool)
-    with np.errstate(invalid="ignore"):
-        return ~(smem / hw.smem_per_block_kb >= SMEM_OVER_CAPACITY_LIMIT)
+    """One bool per config: False where the shared-memory estimate reaches the limit (every
+    config is kept where :func:`smem_over_capacity` has no estimate)."""
+    if not configs or facts.backend != "triton" or not facts.matmuls:
+        return np.ones(len(configs), dtype=bool)  # no estimate: skip building the columns
+    return feasible_columns(facts, hw, config_columns(facts, configs))
 
 
 def ranked_subset(mask: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ from .derived import derived_columns
 from .derived import hardware_columns
 from .derived import kernel_columns
 from .facts import KernelFacts
+from .feasibility import feasible_columns
 from .hardware import HardwareFacts
 
 FEATURE_SCHEMA_VERSION = 2
@@ -44,10 +45,22 @@ class FeatureExtractor:
     def transform(self, facts: KernelFacts, hw: HardwareFacts,
                   configs: Sequence[dict[str, Any]]) -> np.ndarray:
         """Matrix of shape ``(len(configs), len(feature_names))``, float32, NaN = missing."""
+        return self._transform(facts, hw, configs, config_columns(facts, configs))
+
+    def transform_with_feasible(self, facts: KernelFacts, hw: HardwareFacts,
+                                configs: Sequence[dict[str, Any]]
+                                ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`transform` and :func:`.feasibility.feasible` of the same configs, from one
+        pass over them (bind time ranks only the feasible rows)."""
+        cfg = config_columns(facts, configs)
+        mask = feasible_columns(facts, hw, cfg)  # before cute columns join cfg
+        return self._transform(facts, hw, configs, cfg), mask
+
+    def _transform(self, facts: KernelFacts, hw: HardwareFacts,
+                   configs: Sequence[dict[str, Any]], cfg: dict[str, np.ndarray]) -> np.ndarray:
         n = len(configs)
         kernel = kernel_columns(facts)
         hardware = hardware_columns(hw)
-        cfg = config_columns(facts, configs)
         if self.backend == "cute":
             cfg.update(cute_columns(configs))
         derived = derived_columns(facts, hw, cfg)

@@ -12,7 +12,6 @@ import numpy as np
 
 from ..features.config import plain_config
 from ..features.facts import KernelFacts
-from ..features.feasibility import feasible
 from ..features.feasibility import ranked_subset
 from ..features.hardware import HardwareFacts
 from ..features.vectorize import FeatureExtractor
@@ -58,12 +57,15 @@ class Predictor:
         for extra in map(plain_config, extra_candidates):
             if extra not in candidates:
                 candidates.append(extra)
-        # Configs the shared-memory rule rules out are never ranked (as in training's scoring).
-        candidates = [candidates[int(i)] for i in ranked_subset(feasible(facts, hw, candidates))]
         key = facts_key(facts)
         if not candidates:
             return Prediction([], [], 0.0, 0, (time.perf_counter() - start) * 1e3, key)
-        scores = self.score(facts, hw, candidates)
+        # Configs the shared-memory rule rules out are never ranked (as in training's scoring);
+        # the rule reads the same config columns as the features, computed once.
+        X, mask = self.extractor.transform_with_feasible(facts, hw, candidates)
+        ranked = ranked_subset(mask)
+        candidates = [candidates[int(i)] for i in ranked]
+        scores = self.bundle.score(X[ranked], key)
         bad = int(np.count_nonzero(~np.isfinite(scores)))
         if bad:  # a model with absurd leaf values: its ranking and confidence mean nothing
             raise ValueError(f"the model gave {bad} non-finite scores for {len(scores)} candidates")
