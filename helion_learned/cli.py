@@ -333,6 +333,16 @@ COMMANDS: tuple[type[Command], ...] = (TrainCommand, EvaluateCommand, InspectCom
                                        ExecCommand, BackfillFactsCommand, CollectCommand)
 
 
+def unseen_gate_summary(bundle: Any) -> dict[str, Any] | None:
+    """What a report says about the bundle's second threshold (None: one threshold)."""
+    if bundle.unseen_threshold is None or bundle.known_kernels is None:
+        return None
+    metrics = bundle.metadata.get("metrics", {})
+    return {"threshold": bundle.threshold, "unseen_threshold": bundle.unseen_threshold,
+            "n_known_kernels": len(bundle.known_kernels),
+            **{k: v for k, v in metrics.items() if k.startswith("unseen_")}}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helion-learned", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -377,12 +387,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 if __name__ == "__main__":
     sys.exit(main())
 
-
-def unseen_gate_summary(bundle: Any) -> dict[str, Any] | None:
-    """What a report says about the bundle's second threshold (None: one threshold)."""
-    if bundle.unseen_threshold is None or bundle.known_kernels is None:
-        return None
-    metrics = bundle.metadata.get("metrics", {})
-    return {"threshold": bundle.threshold, "unseen_threshold": bundle.unseen_threshold,
-            "n_known_kernels": len(bundle.known_kernels),
-            **{k: v for k, v in metrics.items() if k.startswith("unseen_")}}
