@@ -77,6 +77,7 @@ def load_dataset(args: argparse.Namespace, update: Any) -> Any:
 def _load_logs(paths: list[str], args: argparse.Namespace, update: Any, label: str) -> Any:
     from .training.dataset import build_dataset
     from .training.logs import load_logs
+    from .training.origins import MIXED_TIMERS_FIX
     from .training.origins import check_timing
     from .training.origins import load_origins
 
@@ -87,8 +88,8 @@ def _load_logs(paths: list[str], args: argparse.Namespace, update: Any, label: s
     if (warning := check_timing(logset.files)) and label:
         # Training-only rows train but are never scored or calibrate the gate (the shipped
         # default mixes H200 timers there on purpose: reports/extra_logs), so no fix is asked.
-        print(f"{label}note: {warning.split(' Fix:')[0]} They are training-only rows: the "
-              "scored logs' labels and the gate are unaffected.", file=sys.stderr)
+        print(f"{label}note: {warning.removesuffix(MIXED_TIMERS_FIX)}They are training-only "
+              "rows: the scored logs' labels and the gate are unaffected.", file=sys.stderr)
     elif warning:
         print(f"{label}warning: {warning}", file=sys.stderr)
     origins = load_origins(logset.files)

@@ -60,6 +60,10 @@ def timing_by_run(files: Iterable[str | os.PathLike[str]]) -> dict[str, set[str]
     return out
 
 
+# The fix a mixed-timer warning ends with (training-only logs print the warning without it).
+MIXED_TIMERS_FIX = "Fix: train on the logs of one timer."
+
+
 def check_timing(files: Iterable[str | os.PathLike[str]]) -> str | None:
     """Raise if one workload was measured under both timers (its runs merge into one group, so
     one label would compare a graph-timed config with a launch-timed one); return a warning when
@@ -77,7 +81,7 @@ def check_timing(files: Iterable[str | os.PathLike[str]]) -> str | None:
     if len(counts) > 1:
         return (f"these logs mix Helion timers (workloads per `collect --timing`: {counts}); a "
                 "short kernel's label includes launch time under one and not the other "
-                "(data/README.md, data/h200_timing). Fix: train on the logs of one timer.")
+                f"(data/README.md, data/h200_timing). {MIXED_TIMERS_FIX}")
     return None
 
 
