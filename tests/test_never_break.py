@@ -41,6 +41,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 import helion_learned
+from helion_learned.features.vectorize import FEATURE_SCHEMA_VERSION
 from helion_learned.features.vectorize import FeatureExtractor
 from helion_learned.models import bundle as bundle_module
 from helion_learned.models import bundle_checks
@@ -294,8 +295,15 @@ def broken_bundles(draw: st.DrawFn) -> Broken:
                 _not_number, st.sampled_from([_NAN, _INF, 0, -0.5, 2.0, 1e300]))),
             st.tuples(st.just("backend"), st.one_of(
                 st.sampled_from([None, 5, "", "x" * 100_000, "../../etc", "tri ton", ["triton"]]))),
-            st.tuples(st.sampled_from(["schema_version", "feature_schema_version"]),
-                      st.sampled_from([True, 1.0, "1", 2, 0, -1, None, 10**30])),
+            # Unreadable versions only: 2 was one until bundle schema 2 became readable (a
+            # schema-2 bundle loads, with one threshold), so the next versions come from the
+            # reader's own constants.
+            st.tuples(st.just("schema_version"), st.sampled_from(
+                [True, 1.0, "1", max(bundle_module.READABLE_SCHEMA_VERSIONS) + 1, 0, -1, None,
+                 10**30])),
+            st.tuples(st.just("feature_schema_version"), st.sampled_from(
+                [True, 1.0, "1", FEATURE_SCHEMA_VERSION - 1, FEATURE_SCHEMA_VERSION + 1, 0, -1,
+                 None, 10**30])),
             st.tuples(st.just("feature_names"),
                       st.sampled_from([None, 5, "k_kind_matmul", NAMES[:-1], NAMES[::-1]])),
             st.tuples(st.just("model_params"),
