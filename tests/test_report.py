@@ -123,7 +123,8 @@ def test_write_report(tmp_path: Path, with_lfo: bool) -> None:
     assert summary["leave_shape_out"] == {k: learned[k]
                                           for k in ("geomean", "p10", "worst", "within_5pct")}
     assert summary["threshold"] == {"value": 0.85, "precision": 1.0, "coverage": 0.5,
-                                    "max_slowdown": 1.25}
+                                    "max_slowdown": 1.25, "held_out_precision": None,
+                                    "held_out_coverage": None, "held_out_max_slowdown": None}
     assert summary["baselines"]["helion_default"] == {"geomean": 0.55}
     assert summary["baselines"]["nearest_neighbour"] == {"geomean": None}
     assert set(summary["baselines"]) == {"helion_default", "helion_heuristic", "random_1",

@@ -139,6 +139,46 @@ def evaluate_bundle(ds: Dataset, bundle: ModelBundle) -> dict[str, Any]:
         per_group_threshold=per_group)
 
 
+# Repeats of the 5-way split behind held_out_threshold: enough that the pooled precision moves
+# by less than a point between seeds of the splits.
+HELD_OUT_REPEATS = 20
+
+
+def held_out_threshold(outcomes: list[GroupOutcome], conf: np.ndarray, *, wrong_budget: float,
+                       n_splits: int = 5, repeats: int = HELD_OUT_REPEATS,
+                       seed: int = 0) -> dict[str, float]:
+    """The gate's precision on workloads its threshold was not chosen on.
+
+    Why: the shipped threshold is the lowest one whose fired picks meet the budget on these very
+    outcomes, so its precision there (often 100 % of a handful) is optimistic. Here the
+    threshold is chosen on 4/5 of the workloads and fired on the other 1/5, over ``repeats``
+    random splits; fired picks are pooled. The confidences are already cross-fitted."""
+    hits = np.array([o.hit for o in outcomes], dtype=bool)
+    rel = np.array([o.rel_pick for o in outcomes], dtype=float)
+    n = len(outcomes)
+    if n < n_splits:
+        return {"precision": math.nan, "coverage": math.nan, "max_slowdown": math.nan,
+                "n_fired": 0, "repeats": 0}
+    rng = np.random.default_rng(seed)
+    fired_hits = fired_total = 0
+    worst = math.inf
+    for _ in range(repeats):
+        fold = rng.permutation(n) % n_splits
+        for f in range(n_splits):
+            test = fold == f
+            limit = choose_threshold(conf[~test], hits[~test], wrong_budget=wrong_budget).threshold
+            fired = test & (conf >= limit)
+            fired_total += int(fired.sum())
+            fired_hits += int(hits[fired].sum())
+            if fired.any():
+                worst = min(worst, float(rel[fired].min()))
+    return {"precision": fired_hits / fired_total if fired_total else math.nan,
+            "coverage": fired_total / (n * repeats),
+            "max_slowdown": (math.nan if worst == math.inf
+                             else math.inf if worst <= 0 else 1.0 / worst),
+            "n_fired": fired_total, "repeats": repeats}
+
+
 def _protocol_result(ds: Dataset, outcomes: list[GroupOutcome], conf: np.ndarray,
                      nn: dict[int, float], *, wrong_budget: float,
                      fixed_threshold: float | None = None,
@@ -163,6 +203,9 @@ def _protocol_result(ds: Dataset, outcomes: list[GroupOutcome], conf: np.ndarray
             **fired_summary(outcomes, fired),
             "n_fired": int(fired.sum()),
             "fired": summarize([o.rel_pick for o, f in zip(outcomes, fired, strict=True) if f]),
+            # Only where the threshold is chosen here (not a bundle's fixed one being checked).
+            **({"held_out": held_out_threshold(outcomes, conf, wrong_budget=wrong_budget)}
+               if fixed_threshold is None else {}),
         },
         "curve": _threshold_curve(conf, hits),
         "calibration": _calibration_bins(conf, hits),
@@ -245,6 +288,8 @@ def issue_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         _target("leave-family-out geomean", 0.95,
                 lfo.get("overall", {}).get("learned", {}).get("geomean")),
         _target("precision at default threshold", 0.90, thr.get("precision")),
+        _target("precision, threshold chosen on other workloads", 0.90,
+                (thr.get("held_out") or {}).get("precision")),
         _target("coverage at default threshold", 0.70, thr.get("coverage")),
         _target("max slowdown among fired picks", 1.25, thr.get("max_slowdown"),
                 higher_is_better=False),

@@ -1,0 +1,73 @@
+"""The gate checked on workloads its threshold was not chosen on (report: held_out), on
+out-of-fold outcomes of real H100 logs."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helion_learned.models.calibration import choose_threshold
+from helion_learned.training.dataset import build_dataset
+from helion_learned.training.evaluate import group_outcomes
+from helion_learned.training.evaluate import oof_scores
+from helion_learned.training.logs import load_logs
+from helion_learned.training.report.evaluation import held_out_threshold
+from helion_learned.training.report.render import _held_out_gate_text
+from helion_learned.training.report.render import summary_json
+from helion_learned.training.train import cross_fitted_confidence
+
+H100 = Path(__file__).resolve().parents[1] / "data" / "h100"
+SMALL = {"n_estimators": 30, "max_depth": 3, "learning_rate": 0.2, "n_jobs": 1,
+         "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def outcomes() -> list:
+    bases = sorted({p.name.split(".")[0] for p in H100.glob("shard*.csv.gz")})[:10]
+    ds = build_dataset(load_logs([H100 / f"{b}.csv.gz" for b in bases]))
+    out = group_outcomes(ds, oof_scores(ds, "leave_shape_out", SMALL, experts=False))
+    hits = np.array([o.hit for o in out])
+    assert len(out) >= 20 and 0 < hits.sum() < len(out)  # both kinds of pick, or nothing to check
+    return out
+
+
+def test_a_confidence_that_knows_the_hits_fires_on_held_out_hits_only(outcomes) -> None:
+    hits = np.array([o.hit for o in outcomes])
+    conf = hits + 0.01 * np.arange(len(hits)) / len(hits)  # every hit above every miss
+    held = held_out_threshold(outcomes, conf, wrong_budget=0.05, repeats=4)
+    assert held["precision"] == 1.0
+    # Each split's threshold is the lowest hit of its 4/5; held-out hits below it stay unfired.
+    assert 0.5 * hits.mean() < held["coverage"] <= hits.mean()
+    assert held["n_fired"] == round(held["coverage"] * len(hits) * 4)
+
+
+def test_a_confidence_that_inverts_the_hits_never_fires_a_hit(outcomes) -> None:
+    hits = np.array([o.hit for o in outcomes])
+    held = held_out_threshold(outcomes, 1.0 - hits, wrong_budget=0.05, repeats=4)
+    # No threshold keeps misses under 5 % on the chosen part, so nothing fires anywhere.
+    assert held["n_fired"] == 0 and math.isnan(held["precision"])
+    assert _held_out_gate_text(("leave_shape_out", {"threshold": {"held_out": held}})) \
+        .count("fires on none")
+
+
+def test_real_confidences_and_the_report_fields(outcomes) -> None:
+    conf = cross_fitted_confidence(outcomes, seed=0)
+    hits = np.array([o.hit for o in outcomes])
+    held = held_out_threshold(outcomes, conf, wrong_budget=0.2, repeats=3)
+    in_sample = choose_threshold(conf, hits, wrong_budget=0.2)
+    assert held["repeats"] == 3 and 0 <= held["coverage"] <= 1
+    if held["n_fired"]:
+        rel = min(o.rel_pick for o in outcomes)
+        assert held["max_slowdown"] <= 1 / rel if rel > 0 else True
+    # The same call is deterministic (seeded splits).
+    assert held == held_out_threshold(outcomes, conf, wrong_budget=0.2, repeats=3)
+    result = {"protocols": {"leave_shape_out": {"threshold": {
+        "value": in_sample.threshold, "precision": in_sample.precision,
+        "coverage": in_sample.coverage, "max_slowdown": 1.0, "held_out": held}}}}
+    thr = summary_json(result)["threshold"]
+    for k in ("precision", "coverage", "max_slowdown"):
+        v = held[k]
+        assert thr[f"held_out_{k}"] == (None if isinstance(v, float) and math.isnan(v) else v)
