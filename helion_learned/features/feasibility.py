@@ -23,7 +23,7 @@ from .hardware import HardwareFacts
 
 # Estimated shared memory ÷ capacity at or above which a candidate is not ranked: the capacity
 # itself (1.5 until stop 19). Configs estimated at 1.0-1.5x: 214 in the H100, H200 and H200 graph
-# logs, 38-65 % of them failed per log, 1 within 5 % of its workload's best; at 1.5x or more 349,
+# logs, 43-58 % of them failed per log, 1 within 5 % of its workload's best; at 1.5x or more 349,
 # 71-83 % failed. The lower limit changed no H100 pick; held-out attention on the H200 graph logs
 # had picked a 256x64-tile, 4-stage config (1.41x) that fails there.
 SMEM_OVER_CAPACITY_LIMIT = 1.0
