@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from helion_learned.features.config import CONFIG_FEATURES
+from helion_learned.features.config import TRITON_CONFIG_FEATURES
 from helion_learned.features.cute_config import CUTE_CONFIG_FEATURES
 from helion_learned.features.facts import KernelFacts
 from helion_learned.features.vectorize import FeatureExtractor
@@ -198,15 +199,19 @@ def test_embedding_grid_vectorizes_the_embedding_dim(cute_logs: LogSet,
 def test_cute_columns_follow_triton_list_on_recorded_cute_configs(cute_logs: LogSet) -> None:
     cute, triton = FeatureExtractor(backend="cute"), FeatureExtractor()
     assert FeatureExtractor(backend="triton").feature_names == triton.feature_names
-    assert cute.feature_names == (*triton.feature_names, *CUTE_CONFIG_FEATURES)
-    n = len(triton.feature_names)
-    assert n == 90 and set(CONFIG_FEATURES) <= set(triton.feature_names)
+    # Both share every column but their backend's own, which go last (triton's: cfg_flatten).
+    shared = tuple(f for f in triton.feature_names if f not in TRITON_CONFIG_FEATURES)
+    assert triton.feature_names == (*shared, *TRITON_CONFIG_FEATURES)
+    assert cute.feature_names == (*shared, *CUTE_CONFIG_FEATURES)
+    n = len(shared)
+    assert n == 90 and set(CONFIG_FEATURES) <= set(shared)
     col = {name: j for j, name in enumerate(cute.feature_names)}
     blocks = []
     for w in cute_logs.workloads:
         configs = [m.config for m in w.measurements]
         X = cute.transform(w.facts, w.hardware_facts, configs)
-        np.testing.assert_array_equal(X[:, :n], triton.transform(w.facts, w.hardware_facts, configs))
+        np.testing.assert_array_equal(X[:, :n],
+                                      triton.transform(w.facts, w.hardware_facts, configs)[:, :n])
         vec = [math.log2(max(c["cute_vector_widths"])) for c in configs]
         np.testing.assert_array_equal(X[:, col["cfg_cute_vector_log2"]], np.float32(vec))
         for row, c in enumerate(configs):  # threads per CTA: the per-block counts multiply

@@ -21,7 +21,7 @@ SLOTS = ("m", "n", "k", "red", "g0", "g1", "g2", "loop")
 PID_TYPES = ("flat", "persistent_blocked", "persistent_interleaved")
 # Fields the model decides; everything else is left for Helion to fill with its defaults.
 DECIDED_FIELDS = ("block_sizes", "num_warps", "num_stages", "pid_type", "l2_groupings",
-                  "reduction_loops")
+                  "reduction_loops", "flatten_loops")
 
 
 def next_pow2(n: int) -> int:
@@ -80,6 +80,8 @@ def config_columns(facts: KernelFacts, configs: Sequence[dict[str, Any]]) -> dic
     sm_mult = np.full(n, np.nan)
     range_stages = np.zeros(n)
     range_unroll = np.zeros(n)
+    flatten = np.zeros(n)
+    natural_order = np.ones(n, dtype=bool)
     for r, cfg in enumerate(configs):
         sizes = cfg.get("block_sizes") or []
         for j in range(min(nb, len(sizes))):
@@ -112,6 +114,11 @@ def config_columns(facts: KernelFacts, configs: Sequence[dict[str, Any]]) -> dic
         range_stages[r] = _mean(rs) if rs else 0.0
         ru = cfg.get("range_unroll_factors") or []
         range_unroll[r] = _mean(ru) if ru else 0.0
+        fl = cfg.get("flatten_loops") or []
+        flatten[r] = sum(1 for x in fl if x) / len(fl) if fl else 0.0
+        orders = cfg.get("loop_orders") or []
+        if orders and list(orders[0]) != sorted(orders[0]):
+            natural_order[r] = False
     with np.errstate(divide="ignore", invalid="ignore"):
         for slot in SLOTS:
             if slot == "red" and "red" not in slots:
@@ -136,8 +143,14 @@ def config_columns(facts: KernelFacts, configs: Sequence[dict[str, Any]]) -> dic
         cols["cfg_sm_multiplier_log2"] = sm_mult
         cols["cfg_range_stages_mean"] = range_stages
         cols["cfg_range_unroll_mean"] = range_unroll
+        cols["cfg_flatten"] = flatten
     cols["_blocks"] = blocks  # raw sizes for derived features (not a model feature)
     cols["_red_block"] = red_block
+    # The first multi-dimensional tile flattened (one 1-D block of the sizes' product) and its
+    # loop order: what the derived tile, padding and contiguity features read.
+    cols["_flat_first"] = np.array([bool((c.get("flatten_loops") or [False])[0]) for c in configs],
+                                   dtype=bool) if n else np.zeros(0, dtype=bool)
+    cols["_natural_order"] = natural_order
     return cols
 
 
@@ -148,6 +161,8 @@ CONFIG_FEATURES = (
     "cfg_l2_grouping_log2", "cfg_red_looped", "cfg_tma_share", "cfg_sm_multiplier_log2",
     "cfg_range_stages_mean", "cfg_range_unroll_mean",
 )
+# Triton-only columns, after the derived ones (cute has its own flatten column, cfg_cute_flatten).
+TRITON_CONFIG_FEATURES = ("cfg_flatten",)
 
 
 def partial_config(config: dict[str, Any], facts: KernelFacts) -> dict[str, Any]:

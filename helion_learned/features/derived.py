@@ -112,15 +112,26 @@ def derived_columns(facts: KernelFacts, hw: HardwareFacts,
     padded = np.ones(n)
     real = 1.0
     tile = np.ones(n)
+    grid_numel = 1.0
+    other_padded = np.ones(n)
     for i, b in enumerate(facts.blocks):
         size = max(b.size_hint, 1)
         bs = blocks[:, i]
         if b.block_id in facts.grid_block_ids:
             programs *= np.ceil(size / bs)
             tile *= bs
+            grid_numel *= size
+        elif b.role in ("k", "reduction"):
+            other_padded *= np.ceil(size / bs) * bs
         if b.block_id in facts.grid_block_ids or b.role in ("k", "reduction"):
             padded *= np.ceil(size / bs) * bs
             real *= size
+    # A flattened grid tile is one 1-D block of the sizes' product over the flattened index
+    # (Helion's FlattenedTileStrategy): its programs and padding follow the total, not each axis.
+    flat = flattened_grid(facts, cfg)
+    if flat.any():
+        programs = np.where(flat, np.ceil(grid_numel / tile), programs)
+        padded = np.where(flat, np.ceil(grid_numel / tile) * tile * other_padded, padded)
     red_block = cfg["_red_block"]
     tile_with_red = tile * np.where(np.isnan(red_block), 1.0, red_block)
     sm = float(max(hw.sm_count, 1))
@@ -169,10 +180,25 @@ def _contig_tile_bytes_log2(facts: KernelFacts, cfg: dict[str, np.ndarray]) -> n
         return np.full(n, np.nan)
     full = float(next_pow2(axis.extent))
     if axis.block is not None:
-        tile = cfg["_blocks"][:, axis.block]
+        tile = np.minimum(cfg["_blocks"][:, axis.block], full)
+        flat = flattened_grid(facts, cfg) & cfg["_natural_order"]
+        if flat.any() and facts.blocks[axis.block].block_id in facts.grid_block_ids:
+            # Flattened in the natural order, a tile runs on across rows of a contiguous input.
+            grid = [j for j, b in enumerate(facts.blocks) if b.block_id in facts.grid_block_ids]
+            numel = float(np.prod([max(facts.blocks[j].size_hint, 1) for j in grid]))
+            tile = np.where(flat, np.minimum(np.prod(cfg["_blocks"][:, grid], axis=1), numel), tile)
     else:  # persistent reduction: the whole (padded) extent; looped: the loop's chunk
-        tile = np.where(np.isnan(cfg["_red_block"]), full, cfg["_red_block"])
-    return np.log2(np.minimum(tile, full) * axis.itemsize)
+        tile = np.minimum(np.where(np.isnan(cfg["_red_block"]), full, cfg["_red_block"]), full)
+    return np.log2(tile * axis.itemsize)
+
+
+def flattened_grid(facts: KernelFacts, cfg: dict[str, np.ndarray]) -> np.ndarray:
+    """Per config: the grid tile is flattened (its first flatten choice on, 2+ grid axes)."""
+    n = cfg["_blocks"].shape[0]
+    # Triton only: the cute bundle was trained without this reading (cute tiles its own way).
+    if facts.backend != "triton" or len(facts.grid_block_ids) < 2 or "_flat_first" not in cfg:
+        return np.zeros(n, dtype=bool)
+    return cfg["_flat_first"]
 
 
 DERIVED_FEATURES = (

@@ -82,6 +82,9 @@ class KernelFacts:
     reduction_loop_extents: tuple[int, ...] = ()
     num_l2_groupings: int = 0
     num_loop_orders: int = 0
+    # Tile loops Helion may flatten into one 1-D block (``flatten_loops``); 0 in facts recorded
+    # before stop 20, which only the candidate grid reads (offline features read the configs).
+    num_flatten_loops: int = 0
     num_range_loops: int = 0
     num_indexing: int = 0
     allowed_pid_types: tuple[str, ...] = ("flat",)
@@ -320,6 +323,7 @@ def facts_from_env(env: Any, device_ir: Any) -> KernelFacts:
         reduction_loop_extents=tuple(extents),
         num_l2_groupings=len(getattr(cs, "l2_groupings", ()) or ()),
         num_loop_orders=len(getattr(cs, "loop_orders", ()) or ()),
+        num_flatten_loops=len(getattr(cs, "flatten_loops", ()) or ()),
         num_range_loops=len(getattr(cs, "range_unroll_factors", ()) or ()),
         num_indexing=int(memory["num_loads"] + memory["num_stores"]),
         allowed_pid_types=tuple(str(p) for p in pid_types),

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .config import CONFIG_FEATURES
+from .config import TRITON_CONFIG_FEATURES
 from .config import config_columns
 from .cute_config import CUTE_CONFIG_FEATURES
 from .cute_config import cute_columns
@@ -24,7 +25,7 @@ from .facts import KernelFacts
 from .feasibility import feasible_columns
 from .hardware import HardwareFacts
 
-FEATURE_SCHEMA_VERSION = 2
+FEATURE_SCHEMA_VERSION = 3
 
 
 class FeatureExtractor:
@@ -36,8 +37,8 @@ class FeatureExtractor:
         probe_kernel = kernel_columns(_EMPTY_FACTS)
         probe_hw = hardware_columns(_PROBE_HW)
         self.backend = backend
-        # Cute configs have knobs triton lacks; they go last so triton's list stays as it was.
-        extra = CUTE_CONFIG_FEATURES if backend == "cute" else ()
+        # Backend-specific config columns go last (cute's knobs; triton's flatten since stop 20).
+        extra = CUTE_CONFIG_FEATURES if backend == "cute" else TRITON_CONFIG_FEATURES
         self.feature_names: tuple[str, ...] = (
             *probe_kernel.keys(), *probe_hw.keys(), *CONFIG_FEATURES, *DERIVED_FEATURES, *extra,
         )

@@ -187,7 +187,7 @@ def group_outcomes(ds: Dataset, scores: np.ndarray, *, within: float = 0.05) -> 
         pick = int(order[0])
         rel = group.rel
         tau = kendalltau(s, rel).statistic if len(rel) > 2 else math.nan
-        bind = np.intersect1d(np.flatnonzero([_bind_time_kind(o) for o in group.origins]), ranked)
+        bind = np.intersect1d(np.flatnonzero([bind_time_kind(o) for o in group.origins]), ranked)
         out.append(GroupOutcome(
             group=gi, family=group.family, pick=pick, rel_pick=float(rel[pick]),
             rel_top5=float(np.max(rel[order[:5]])), kendall_tau=float(tau),
@@ -201,7 +201,7 @@ _BIND_TIME_TAGS = {"grid", "default", "helion_default", "helion_effective_defaul
                    "heuristic_rank0"}
 
 
-def _bind_time_kind(origin: str) -> bool:
+def bind_time_kind(origin: str) -> bool:
     """A config of a kind the adapter ranks at bind time (see training.origins for the tags)."""
     return any(t in _BIND_TIME_TAGS or t.startswith("heuristic:") for t in origin.split("|"))
 
