@@ -9,6 +9,7 @@ time) see the same space. Helion's random generator is biased towards small tile
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from typing import Any
 
@@ -119,18 +120,11 @@ def _flattened(facts: KernelFacts, grid: list[dict[str, Any]]) -> list[dict[str,
     seen: set[tuple[int, int]] = set()
     out = []
     for cfg in grid:
-        key = (_product(cfg["block_sizes"]), cfg["num_warps"])
+        key = (math.prod(cfg["block_sizes"]), cfg["num_warps"])
         if key in seen:
             continue
         seen.add(key)
         out.append({**cfg, "flatten_loops": [True] * facts.num_flatten_loops})
-    return out
-
-
-def _product(sizes: list[int]) -> int:
-    out = 1
-    for s in sizes:
-        out *= s
     return out
 
 
