@@ -36,12 +36,24 @@ def _attention_cfg(stages: int) -> dict:
     return {"block_sizes": [1, 64, 512], "num_warps": 8, "num_stages": stages}
 
 
-def test_helion_attention_seed_ruled_out_only_where_it_fails() -> None:
-    # In the H100 logs this seed fails at head dim 128 with 3 stages, and runs with 1 stage or
-    # at head dim 64 (estimates 1.9x, 0.63x and 0.95x the 227 KiB per block).
+def test_helion_attention_seed_ruled_out_where_it_fails_or_crawls() -> None:
+    # In the H100 logs this seed fails at head dim 128 with 3 stages (A+B reading 1.9x the 227 KiB
+    # per block); at head dim 64 it runs at 0.27 of the best, and with 1 stage at head dim 128 at
+    # 0.31-0.33 on the H200: the K+V reading (1.7x and 1.2x) rules both out since stop 20.
     d128, d64 = _attention_facts(128), _attention_facts(64)
-    assert feasible(d128, H100, [_attention_cfg(3), _attention_cfg(1)]).tolist() == [False, True]
-    assert feasible(d64, H100, [_attention_cfg(3)]).tolist() == [True]
+    assert feasible(d128, H100, [_attention_cfg(3), _attention_cfg(1)]).tolist() == [False, False]
+    assert feasible(d64, H100, [_attention_cfg(3)]).tolist() == [False]
+    # A 64 x 128 tile with 2 stages stays in at both head dims (K+V reading at most 0.63x).
+    small = {"block_sizes": [1, 64, 128], "num_warps": 4, "num_stages": 2}
+    assert feasible(d128, H100, [small]).tolist() == feasible(d64, H100, [small]).tolist() == [True]
+
+
+def test_attention_k_and_v_reading_rules_out_the_held_out_h200_failures() -> None:
+    # Held out, attention picked a 128 x 256 tile with 4 stages at head dim 64 on the H200
+    # (data/h200): 0.85x by the A+B reading, 1.2x with K and V streamed; it fails there.
+    d64 = _attention_facts(64)
+    pick = {"block_sizes": [1, 128, 256], "num_warps": 4, "num_stages": 4}
+    assert feasible(d64, H100, [pick]).tolist() == [False]
 
 
 def test_kernels_without_a_matmul_keep_every_config() -> None:
@@ -96,8 +108,11 @@ def test_ruled_out_configs_mostly_fail_in_the_h100_logs(h100_logs) -> None:
     out = np.concatenate([~g.feasible for g in h100_logs.groups])
     rel = np.concatenate([g.rel for g in h100_logs.groups])
     assert out.sum() >= 100
-    assert (rel[out] <= 0).mean() >= 0.70  # 0.74 on the committed logs (263 configs)
+    assert (rel[out] <= 0).mean() >= 0.65  # 0.67 on the committed logs (301 configs)
     assert (rel[out] >= 1 / 1.05).sum() <= 2  # one near-best config is ruled out (of 21,590)
+    # Of those that ran, all but a handful crawl: under half their workload's best (5 above).
+    best = np.concatenate([g.rel / g.rel.max() for g in h100_logs.groups])
+    assert ((rel[out] > 0) & (best[out] > 0.5)).sum() <= 8
     seeds = [(g.facts.matmuls[0]["k"], r > 0) for g in h100_logs.groups if g.family == "attention"
              for c, r in zip(g.configs, g.rel, strict=True)
              if {k: c.get(k) for k in ("block_sizes", "num_warps", "num_stages")}

@@ -1,8 +1,9 @@
 """Which candidate configs cannot run: a shared-memory estimate against the GPU's per-block limit.
 
 Why a rule and not the model: a kernel the logs do not hold has no failures to learn from. In the
-H100 logs, matmul configs estimated at the per-block shared memory or more fail 74 % of the
-time (263 rows, 1 of them within 5 % of its workload's best). Held-out attention's pick with H200
+H100 logs, matmul configs estimated at the per-block shared memory or more fail 67 % of the
+time (301 rows, 1 of them within 5 % of its workload's best; of those that ran, 5 reached half
+their workload's best). Held-out attention's pick with H200
 rows in training was Helion's own seed (64x512 tile, 3 stages: 1.9x at head dim 128), which fails
 on every H100 shape it was run on. Neither the cost model nor a failure classifier learned that
 from matmuls (their trees split on the k block, which attention lacks); the estimate does.
@@ -49,7 +50,17 @@ def matmul_smem_kb(facts: KernelFacts, blocks: np.ndarray, stages: np.ndarray, *
     else:
         return None
     bits = float(facts.matmuls[0].get("lhs_bits") or 16)
-    return (bm * bk + bk * bn) * (bits / 8.0) * np.maximum(stages, 1.0) / 1024.0
+    depth = np.maximum(stages, 1.0)
+    elems = (bm * bk + bk * bn) * depth
+    if "k" not in slots:
+        # Attention keeps its Q tile and streams K and V tiles (n x d each) per stage: count that
+        # reading too and keep the larger (stop 20). It is pessimistic (a 64x512 tile at head dim
+        # 128 with 1 stage runs, at 0.31 of the best) and alone misjudges more configs; beside the
+        # A+B reading it rules out 82 more attention configs in our three logs, 52 of which ran,
+        # none within 5 % of its workload's best (all under 0.5 but one at 0.80), and the held-out
+        # 128x256, 4-stage picks at head dim 64 that fail on the H200.
+        elems = np.maximum(elems, bm * bk + 2.0 * bn * bk * depth)
+    return elems * (bits / 8.0) / 1024.0
 
 
 def smem_over_capacity(facts: KernelFacts, hw: HardwareFacts,
