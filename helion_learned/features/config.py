@@ -81,6 +81,7 @@ def config_columns(facts: KernelFacts, configs: Sequence[dict[str, Any]]) -> dic
     range_stages = np.zeros(n)
     range_unroll = np.zeros(n)
     flatten = np.zeros(n)
+    flat_first = np.zeros(n, dtype=bool)
     natural_order = np.ones(n, dtype=bool)
     for r, cfg in enumerate(configs):
         sizes = cfg.get("block_sizes") or []
@@ -115,7 +116,9 @@ def config_columns(facts: KernelFacts, configs: Sequence[dict[str, Any]]) -> dic
         ru = cfg.get("range_unroll_factors") or []
         range_unroll[r] = _mean(ru) if ru else 0.0
         fl = cfg.get("flatten_loops") or []
-        flatten[r] = sum(1 for x in fl if x) / len(fl) if fl else 0.0
+        if fl:
+            flatten[r] = sum(1 for x in fl if x) / len(fl)
+            flat_first[r] = bool(fl[0])
         orders = cfg.get("loop_orders") or []
         if orders and list(orders[0]) != sorted(orders[0]):
             natural_order[r] = False
@@ -148,8 +151,7 @@ def config_columns(facts: KernelFacts, configs: Sequence[dict[str, Any]]) -> dic
     cols["_red_block"] = red_block
     # The first multi-dimensional tile flattened (one 1-D block of the sizes' product) and its
     # loop order: what the derived tile, padding and contiguity features read.
-    cols["_flat_first"] = np.array([bool((c.get("flatten_loops") or [False])[0]) for c in configs],
-                                   dtype=bool) if n else np.zeros(0, dtype=bool)
+    cols["_flat_first"] = flat_first
     cols["_natural_order"] = natural_order
     return cols
 

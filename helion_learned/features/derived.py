@@ -166,14 +166,17 @@ def derived_columns(facts: KernelFacts, hw: HardwareFacts,
     bytes_per_program = total_bytes / programs if total_bytes else np.full(n, np.nan)
     out["d_bytes_per_program_log2"] = np.log2(bytes_per_program)
     out["d_bytes_per_thread_log2"] = np.log2(bytes_per_program / (warps * 32.0))
-    out["d_contig_tile_bytes_log2"] = _contig_tile_bytes_log2(facts, cfg)
+    out["d_contig_tile_bytes_log2"] = _contig_tile_bytes_log2(facts, cfg, flat, tile, grid_numel)
     out["d_mem_time_us_log2"] = (np.full(n, _log2(total_bytes / (hw.mem_bw_tbs * 1e6)))
                                  if total_bytes and hw.mem_bw_tbs == hw.mem_bw_tbs else np.full(n, np.nan))
     return out
 
 
-def _contig_tile_bytes_log2(facts: KernelFacts, cfg: dict[str, np.ndarray]) -> np.ndarray:
-    """Bytes a tile spans along the main input's stride-1 axis: how well each load coalesces."""
+def _contig_tile_bytes_log2(facts: KernelFacts, cfg: dict[str, np.ndarray], flat: np.ndarray,
+                            grid_tile: np.ndarray, grid_numel: float) -> np.ndarray:
+    """Bytes a tile spans along the main input's stride-1 axis: how well each load coalesces.
+    ``flat``: :func:`flattened_grid`; ``grid_tile`` / ``grid_numel``: the grid tile's elements per
+    config and the grid's extent (derived_columns has both)."""
     n = cfg["_blocks"].shape[0]
     axis = contiguous_axis(facts)
     if axis is None:
@@ -181,12 +184,10 @@ def _contig_tile_bytes_log2(facts: KernelFacts, cfg: dict[str, np.ndarray]) -> n
     full = float(next_pow2(axis.extent))
     if axis.block is not None:
         tile = np.minimum(cfg["_blocks"][:, axis.block], full)
-        flat = flattened_grid(facts, cfg) & cfg["_natural_order"]
-        if flat.any() and facts.blocks[axis.block].block_id in facts.grid_block_ids:
+        run_on = flat & cfg["_natural_order"]
+        if run_on.any() and facts.blocks[axis.block].block_id in facts.grid_block_ids:
             # Flattened in the natural order, a tile runs on across rows of a contiguous input.
-            grid = [j for j, b in enumerate(facts.blocks) if b.block_id in facts.grid_block_ids]
-            numel = float(np.prod([max(facts.blocks[j].size_hint, 1) for j in grid]))
-            tile = np.where(flat, np.minimum(np.prod(cfg["_blocks"][:, grid], axis=1), numel), tile)
+            tile = np.where(run_on, np.minimum(grid_tile, grid_numel), tile)
     else:  # persistent reduction: the whole (padded) extent; looped: the loop's chunk
         tile = np.minimum(np.where(np.isnan(cfg["_red_block"]), full, cfg["_red_block"]), full)
     return np.log2(tile * axis.itemsize)
@@ -196,7 +197,7 @@ def flattened_grid(facts: KernelFacts, cfg: dict[str, np.ndarray]) -> np.ndarray
     """Per config: the grid tile is flattened (its first flatten choice on, 2+ grid axes)."""
     n = cfg["_blocks"].shape[0]
     # Triton only: the cute bundle was trained without this reading (cute tiles its own way).
-    if facts.backend != "triton" or len(facts.grid_block_ids) < 2 or "_flat_first" not in cfg:
+    if facts.backend != "triton" or len(facts.grid_block_ids) < 2:
         return np.zeros(n, dtype=bool)
     return cfg["_flat_first"]
 

@@ -110,7 +110,8 @@ _ELEMENTWISE = ((1, 4096), (16, 4096), (128, 11008), (1000, 3000), (4096, 4096),
                 (32, 197, 768), (64, 3136, 96),
                 (3000, 4097), (256, 5120),
                 (4096, 11008), (24, 1024, 1024),
-                # stop 20: measured only after the flatten-aware bundle was trained (its check)
+                # stop 20: the flatten check's shapes (data/h200_flatten, outside the shipped
+                # bundle's training logs)
                 (2500, 3073), (1536, 6144), (12, 2048, 769))
 _ELEMENTWISE_TINY = ((8, 32), (2, 3, 40))
 _ROWS = ((1, 4096), (32, 4096), (1000, 3000), (4096, 4096), (4097, 8192), (16384, 4096),
