@@ -183,7 +183,9 @@ def render(summary: dict[str, Any], seed_rows: list[dict[str, Any]],
           "Ratios are speed relative to the best config of a real Helion quick autotune of the "
           "same kernel and shape, timed side by side in one process (autotune ms ÷ variant ms; "
           "1.0 = as fast as the autotune best). Shapes are held out of training "
-          "(`SuiteKernel.online_shapes`).", "", *cpu_note, "## Targets", "",
+          "(`SuiteKernel.online_shapes`).", "", *cpu_note,
+          *[line for note in summary.get("notes", []) for line in (f"> {note}", "")],
+          "## Targets", "",
           f"Device: **{summary['device']}** (overhead: {ov.get('device')})", "",
           "| target | measured | goal | met |", "|---|---:|---:|:---:|"]
     for name, t in summary["targets"].items():
@@ -291,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="benchmarks/hardware_transfer.py JSON: summarized in the report")
     p.add_argument("--overhead-file", type=Path, default=DEFAULT_OVERHEAD,
                    help="overhead JSON used when the inputs hold no GPU overhead run")
+    p.add_argument("--note", action="append", default=[],
+                   help="context for the reader (repeatable), e.g. how the run was targeted")
     args = p.parse_args(argv)
 
     rows, command_log = load_rows(args.results)
@@ -307,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         "bundles": _distinct([{k: v for k, v in (r.get("bundle") or {}).items() if k != "path"}
                               for r in rows]),
         "versions": _distinct([r.get("versions") for r in rows]),
+        "notes": args.note,
     }
     summary["targets"] = targets(summary)
     if args.transfer:

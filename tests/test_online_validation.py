@@ -48,7 +48,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out, report = root / "results", root / "report"
     first = _run("online_validation.py", "--out", str(out), "--devices", "0", *RUN_ARGS)
     lines = _lines(out)
-    _run("online_report.py", str(out), "-o", str(report))
+    _run("online_report.py", str(out), "-o", str(report), "--note", "targeted as sm90 on CPU")
     second = _run("online_validation.py", "--out", str(out), *RUN_ARGS)
     rows = {r["item"]: r for r in lines}
     return {"out": out, "report": report, "lines": lines, "rows": rows, "first": first.stdout,
@@ -174,6 +174,7 @@ def test_report_summary_recomputes_from_results(run: dict) -> None:
         assert {"measured", "goal", "met"} <= set(target), name
     md = (report / "results.md").read_text()
     assert md.count("Device: **") == 4 and "online_validation.py --out" in md
+    assert summary["notes"] == ["targeted as sm90 on CPU"] and "> targeted as sm90 on CPU" in md
     assert (report / "seed_ratios.png").stat().st_size > 1000
     assert (report / "search_curves.png").stat().st_size > 1000
 
