@@ -15,7 +15,7 @@ from helion_learned.training.evaluate import group_outcomes
 from helion_learned.training.evaluate import oof_scores
 from helion_learned.training.logs import load_logs
 from helion_learned.training.report.evaluation import held_out_threshold
-from helion_learned.training.report.render import _held_out_gate_text
+from helion_learned.training.report.gate_text import held_out_gate_text
 from helion_learned.training.report.render import summary_json
 from helion_learned.training.train import cross_fitted_confidence
 
@@ -49,7 +49,7 @@ def test_a_confidence_that_inverts_the_hits_never_fires_a_hit(outcomes) -> None:
     held = held_out_threshold(outcomes, 1.0 - hits, wrong_budget=0.05, repeats=4)
     # No threshold keeps misses under 5 % on the chosen part, so nothing fires anywhere.
     assert held["n_fired"] == 0 and math.isnan(held["precision"])
-    assert _held_out_gate_text(("leave_shape_out", {"threshold": {"held_out": held}})) \
+    assert held_out_gate_text(("leave_shape_out", {"threshold": {"held_out": held}})) \
         .count("fires on none")
 
 
@@ -71,3 +71,36 @@ def test_real_confidences_and_the_report_fields(outcomes) -> None:
     for k in ("precision", "coverage", "max_slowdown"):
         v = held[k]
         assert thr[f"held_out_{k}"] == (None if isinstance(v, float) and math.isnan(v) else v)
+
+
+def test_behind_gate_geomean_mixes_fired_picks_with_the_fallback(outcomes) -> None:
+    hits = np.array([o.hit for o in outcomes])
+    picks = np.array([o.rel_pick for o in outcomes])
+    fallback = np.full(len(outcomes), 0.5)
+    # A gate that fires on every hit and nothing else: the user gets the hits' speeds where it
+    # fires and the fallback elsewhere; a gate that never fires leaves the fallback everywhere.
+    knows = held_out_threshold(outcomes, hits + 0.01 * np.arange(len(hits)) / len(hits),
+                               wrong_budget=0.05, repeats=4, fallback=fallback)
+    assert 0.5 < knows["behind_gate_geomean"] <= math.exp(np.mean(np.log(np.where(
+        hits, picks, 0.5))))
+    never = held_out_threshold(outcomes, 1.0 - hits, wrong_budget=0.05, repeats=4,
+                               fallback=fallback)
+    assert never["behind_gate_geomean"] == pytest.approx(0.5)
+    assert "run at 0.500 of the best" in held_out_gate_text(
+        ("leave_shape_out", {"threshold": {"held_out": never}}))
+    assert "behind_gate_geomean" not in held_out_threshold(outcomes, 1.0 - hits,
+                                                           wrong_budget=0.05, repeats=2)
+
+
+def test_vs_default_counts_picks_beyond_five_percent_either_way() -> None:
+    from helion_learned.training.report.evaluation import vs_default
+    from helion_learned.training.report.gate_text import vs_default_text
+
+    # Hand-made rows (not measurements): learned vs Helion default relative speeds.
+    rows = [{"rel": {"learned": lp, "helion_default": d}}
+            for lp, d in ((1.0, 0.5), (0.9, 1.0), (0.96, 1.0), (0.7, float("nan")), (1.0, 1.0))]
+    v = vs_default(rows)
+    assert (v["n"], v["slower"], v["faster"]) == (4, 1, 1) and v["worst_ratio"] == pytest.approx(0.9)
+    text = vs_default_text({"leave_shape_out": {"vs_default": v}})[0]
+    assert "slower by more than 5.0% on 1 of 4 workloads, faster by more than that on 1" in text
+    assert vs_default_text({"leave_shape_out": {}}) == []

@@ -145,13 +145,13 @@ def test_both_thresholds_unreachable_skip_prediction(tmp_path: Path) -> None:
 
 def test_report_states_both_thresholds(real) -> None:
     from helion_learned.cli import unseen_gate_summary
-    from helion_learned.training.report.render import _unseen_gate_text
+    from helion_learned.training.report.gate_text import unseen_gate_text
 
     _, result = real
     gate = unseen_gate_summary(result.bundle)
     assert gate["n_known_kernels"] == len(result.bundle.known_kernels)
-    text = _unseen_gate_text(gate)
+    text = unseen_gate_text(gate)
     assert f"threshold {result.bundle.unseen_threshold:.3f}" in text
     assert f"threshold {result.bundle.threshold:.3f} alone would fire" in text
     # A one-threshold bundle (older, or one kernel family) says nothing about it.
-    assert _unseen_gate_text(None) is None
+    assert unseen_gate_text(None) is None

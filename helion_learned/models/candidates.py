@@ -71,10 +71,44 @@ def _reduction_loop_choices(facts: KernelFacts) -> list[int | None]:
     return choices
 
 
+def split_k_axes(facts: KernelFacts) -> tuple[int, int] | None:
+    """(outer, inner) block indices of a split-K matmul, else None.
+
+    Split-K tiles K on the grid (each program sums one K range and adds it into the output with
+    atomics) and loops over that range with the matmul's own K block. Its grid axis spans K, so
+    it is no batch axis: capping it like one (at 4, floored to 16) left the grid with programs
+    of 16 K elements each, and Helion's quick search found a 256-wide outer tile 5x faster
+    (reports/online_h200, matmul_split_k 128x65536x128)."""
+    inner = next((i for i, b in enumerate(facts.blocks) if b.role == "k"), None)
+    # Helion's memory-op facts leave atomics out; the op histogram counts them.
+    atomics = facts.op_histogram.get("atomic", 0) or facts.memory.get("num_atomics", 0)
+    if facts.kind != "matmul" or inner is None or not atomics:
+        return None
+    k = facts.blocks[inner].max_size  # its size hint is capped (8192); its maximum is K's
+    outer = next((i for i, b in enumerate(facts.blocks) if b.role == "grid" and b.max_size == k),
+                 None)
+    return None if outer is None else (outer, inner)
+
+
+def _split_k_choices(block: BlockFact) -> list[int]:
+    # K per program: from the old grid's 16 up by 4x, at most 4096 and the extent's power of two.
+    hi = min(next_pow2(block.size_hint), block.max_size, 4096)
+    values = [v for v in (16, 64, 256, 1024, 4096) if max(block.min_size, 1) <= v <= hi]
+    return values or [next_pow2(max(block.min_size, 1))]
+
+
 def structured_grid(facts: KernelFacts, *, limit: int | None = None, seed: int = 0,
-                    max_candidates: int = MAX_CANDIDATES) -> list[dict[str, Any]]:
-    """Deterministic list of partial configs (plain Python types). ``limit`` samples a subset."""
+                    max_candidates: int = MAX_CANDIDATES,
+                    split_k_ranges: bool = False) -> list[dict[str, Any]]:
+    """Deterministic list of partial configs (plain Python types). ``limit`` samples a subset.
+
+    ``split_k_ranges``: offer split-K programs K ranges wider than 16 (:func:`split_k_axes`).
+    Off at bind time until logs measure them (the model has seen them only as a few random
+    configs); the collector turns it on so that they get measured."""
     per_block = [block_choices(b, facts.kind) for b in facts.blocks]
+    split = split_k_axes(facts) if split_k_ranges else None
+    if split is not None:
+        per_block[split[0]] = _split_k_choices(facts.blocks[split[0]])
     red_loops = _reduction_loop_choices(facts)
     stages = [1, 2, 3, 4] if _has_loops(facts) else [1]
     l2 = [1, 8] if facts.num_l2_groupings and facts.kind == "matmul" else [None]
@@ -85,6 +119,10 @@ def structured_grid(facts: KernelFacts, *, limit: int | None = None, seed: int =
             tile *= s
         if facts.kind == "matmul" and tile > 256 * 256 * 64:
             continue
+        if split is not None:
+            if sizes[split[1]] > sizes[split[0]]:
+                continue  # an inner K tile wider than the program's K range only loads padding
+            tile //= sizes[split[0]]  # the K range is looped over, not held in registers
         for red in red_loops or [None]:
             red_tile = red if red is not None else next_pow2(
                 facts.reduction_loop_extents[0]) if facts.reduction_loop_extents else 1
@@ -130,11 +168,13 @@ def _flattened(facts: KernelFacts, grid: list[dict[str, Any]]) -> list[dict[str,
 
 def candidate_grid(facts: KernelFacts, *, reference: dict[str, Any] | None = None,
                    limit: int | None = None, seed: int = 0,
-                   max_candidates: int = MAX_CANDIDATES) -> list[dict[str, Any]]:
+                   max_candidates: int = MAX_CANDIDATES,
+                   split_k_ranges: bool = False) -> list[dict[str, Any]]:
     """The grid for ``facts.backend``: :func:`structured_grid` for triton, the cute grid of
     :mod:`.cute_candidates` (built on Helion's fragment defaults, ``reference``) for cute."""
     if facts.backend != "cute":
-        return structured_grid(facts, limit=limit, seed=seed, max_candidates=max_candidates)
+        return structured_grid(facts, limit=limit, seed=seed, max_candidates=max_candidates,
+                               split_k_ranges=split_k_ranges)
     from .cute_candidates import CUTE_CONTIGUOUS_CAP
     from .cute_candidates import contiguous_block
     from .cute_candidates import cute_grid

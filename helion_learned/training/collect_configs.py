@@ -130,7 +130,9 @@ def seed_origins(bound: Any, values: dict[str, Any]) -> list[tuple[Any, str]]:
 
 def grid(facts: Any, limit: int, seed: int, *,
          reference: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """``limit`` configs from the grid the adapter ranks (a plain fallback without models).
+    """``limit`` configs from the grid the adapter ranks (a plain fallback without models),
+    plus what it does not rank yet but logs should measure: split-K programs with K ranges wider
+    than 16 (``split_k_ranges``, see :func:`helion_learned.models.candidates.split_k_axes`).
 
     ``reference``: Helion's fragment defaults, which the cute grid varies (see
     :mod:`helion_learned.models.cute_candidates`)."""
@@ -140,7 +142,7 @@ def grid(facts: Any, limit: int, seed: int, *,
         from ..models.candidates import candidate_grid
     except ImportError:  # the model package is optional for collection
         return _fallback_grid(facts, limit, seed)
-    return candidate_grid(facts, reference=reference, limit=limit, seed=seed)
+    return candidate_grid(facts, reference=reference, limit=limit, seed=seed, split_k_ranges=True)
 
 
 def _fallback_grid(facts: Any, limit: int, seed: int) -> list[dict[str, Any]]:

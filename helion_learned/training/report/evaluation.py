@@ -64,6 +64,18 @@ def _group_rows(ds: Dataset, outcomes: list[GroupOutcome], conf: np.ndarray,
     return rows
 
 
+def vs_default(rows: list[dict[str, Any]], *, within: float = 0.05) -> dict[str, Any]:
+    """The learned pick against Helion's default on the same workloads (what a user risks by
+    taking the pick instead of the default: ``install(threshold=0)``)."""
+    pairs = [(r["rel"]["learned"], r["rel"]["helion_default"]) for r in rows
+             if r["rel"]["helion_default"] == r["rel"]["helion_default"]]
+    ratios = [lp / d for lp, d in pairs if d > 0]
+    return {"n": len(pairs),
+            "slower": sum(lp < d / (1 + within) for lp, d in pairs),
+            "faster": sum(lp > d * (1 + within) for lp, d in pairs),
+            "worst_ratio": min(ratios) if ratios else math.nan, "within": within}
+
+
 def _threshold_curve(conf: np.ndarray, hits: np.ndarray) -> list[dict[str, float]]:
     curve = []
     for t in np.linspace(0.0, 1.0, 41):
@@ -145,14 +157,18 @@ HELD_OUT_REPEATS = 20
 
 
 def held_out_threshold(outcomes: list[GroupOutcome], conf: np.ndarray, *, wrong_budget: float,
-                       n_splits: int = 5, repeats: int = HELD_OUT_REPEATS,
-                       seed: int = 0) -> dict[str, float]:
+                       n_splits: int = 5, repeats: int = HELD_OUT_REPEATS, seed: int = 0,
+                       fallback: np.ndarray | None = None) -> dict[str, float]:
     """The gate's precision on workloads its threshold was not chosen on.
 
     Why: the shipped threshold is the lowest one whose fired picks meet the budget on these very
     outcomes, so its precision there (often 100 % of a handful) is optimistic. Here the
     threshold is chosen on 4/5 of the workloads and fired on the other 1/5, over ``repeats``
-    random splits; fired picks are pooled. The confidences are already cross-fitted."""
+    random splits; fired picks are pooled. The confidences are already cross-fitted.
+
+    ``fallback``: per workload, the relative speed of what runs where the gate abstains
+    (Helion's default); adds ``behind_gate_geomean``, the mean over the splits of the geomean a
+    user gets (the pick where the gate fires, the fallback elsewhere)."""
     hits = np.array([o.hit for o in outcomes], dtype=bool)
     n = len(outcomes)
     if n < n_splits:
@@ -160,17 +176,26 @@ def held_out_threshold(outcomes: list[GroupOutcome], conf: np.ndarray, *, wrong_
                 "n_fired": 0, "repeats": 0}
     rng = np.random.default_rng(seed)
     times_fired = np.zeros(n, dtype=int)  # per workload, over all splits
+    picks = np.array([o.rel_pick for o in outcomes])
+    gated_geomeans = []
     for _ in range(repeats):
         fold = rng.permutation(n) % n_splits
+        fired = np.zeros(n, dtype=bool)
         for f in range(n_splits):
             test = fold == f
             limit = choose_threshold(conf[~test], hits[~test], wrong_budget=wrong_budget).threshold
-            times_fired += test & (conf >= limit)
+            fired |= test & (conf >= limit)
+        times_fired += fired
+        if fallback is not None:
+            gated_geomeans.append(summarize(np.where(fired, picks, fallback))["geomean"])
     total = int(times_fired.sum())
-    return {"precision": int(times_fired[hits].sum()) / total if total else math.nan,
-            "coverage": total / (n * repeats),
-            "max_slowdown": fired_summary(outcomes, times_fired > 0)["max_slowdown"],
-            "n_fired": total, "repeats": repeats}
+    out = {"precision": int(times_fired[hits].sum()) / total if total else math.nan,
+           "coverage": total / (n * repeats),
+           "max_slowdown": fired_summary(outcomes, times_fired > 0)["max_slowdown"],
+           "n_fired": total, "repeats": repeats}
+    if gated_geomeans:
+        out["behind_gate_geomean"] = float(np.mean(gated_geomeans))
+    return out
 
 
 def _protocol_result(ds: Dataset, outcomes: list[GroupOutcome], conf: np.ndarray,
@@ -187,6 +212,11 @@ def _protocol_result(ds: Dataset, outcomes: list[GroupOutcome], conf: np.ndarray
     fired = conf >= limits
     rows = _group_rows(ds, outcomes, conf, nn)
     result = _summaries(rows)
+    # What install() gives by default: the pick where the gate fires, Helion's default elsewhere.
+    fallback = np.array([r["rel"]["helion_default"] for r in rows], dtype=np.float64)
+    picks = np.array([o.rel_pick for o in outcomes], dtype=np.float64)
+    result["overall"]["learned_behind_gate"] = summarize(np.where(fired, picks, fallback))
+    result["vs_default"] = vs_default(rows)
     result.update({
         "n_groups": len(outcomes),
         "top1_geomean": summarize([o.rel_pick for o in outcomes])["geomean"],
@@ -198,7 +228,8 @@ def _protocol_result(ds: Dataset, outcomes: list[GroupOutcome], conf: np.ndarray
             "n_fired": int(fired.sum()),
             "fired": summarize([o.rel_pick for o, f in zip(outcomes, fired, strict=True) if f]),
             # Only where the threshold is chosen here (not a bundle's fixed one being checked).
-            **({"held_out": held_out_threshold(outcomes, conf, wrong_budget=wrong_budget)}
+            **({"held_out": held_out_threshold(outcomes, conf, wrong_budget=wrong_budget,
+                                               fallback=fallback)}
                if fixed_threshold is None else {}),
         },
         "curve": _threshold_curve(conf, hits),

@@ -20,6 +20,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .gate_text import held_out_gate_text
+from .gate_text import unseen_gate_text
+from .gate_text import vs_default_text
 from .tables import BASELINES
 from .tables import DASH
 from .tables import Block
@@ -38,7 +41,6 @@ from .tables import _worst
 from .tables import pct
 from .tables import primary_protocol
 from .tables import proto_label
-from .tables import slowdown
 
 log = logging.getLogger(__name__)
 
@@ -189,12 +191,13 @@ def build_document(result: Mapping[str, Any], images: Iterable[str]) -> tuple[st
             "out).")
     elif ex:
         headline.append(f"Learned = the global cost model alone: no per-kernel experts{cv}.")
-    if gate := _unseen_gate_text(result.get("unseen_kernel_gate")):
+    if gate := unseen_gate_text(result.get("unseen_kernel_gate")):
         headline.append(gate)
-    if held := _held_out_gate_text(primary_protocol(result)):
+    if held := held_out_gate_text(primary_protocol(result)):
         headline.append(held)
     sections = [Section("Headline (learned pick on held-out groups)", headline),
-                Section("Baselines (geomean / p10 relative speed)", [_baselines(protos)])]
+                Section("Baselines (geomean / p10 relative speed)",
+                        [_baselines(protos), *vs_default_text(protos)])]
     if result.get("targets"):
         sections.append(Section("Targets", [_targets(result["targets"])]))
     primary_name, primary = primary_protocol(result)
@@ -353,41 +356,3 @@ def write_report(result: dict, out_dir: str | os.PathLike, *,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     return {key: _atomic_write(out / name, data) for key, (name, data) in files.items()}
-
-
-def _unseen_gate_text(gate: dict[str, Any] | None) -> str | None:
-    """The trained bundle's two thresholds, and why the second exists (training.train)."""
-    if not gate or not _ok(gate.get("unseen_threshold")):
-        return None
-
-    def fired(prefix: str, verb: str) -> str:
-        cov, prec = gate.get(f"{prefix}_coverage"), gate.get(f"{prefix}_precision")
-        slow = gate.get(f"{prefix}_max_slowdown")
-        if not _ok(cov) or cov == 0:
-            return f"{verb} on none of their workloads"
-        worst = f", the worst fired pick {float(slow):.2f}× the best time" if _ok(slow) else ""
-        return f"{verb} on {pct(cov)} of their workloads, {pct(prec)} of them hits{worst}"
-
-    return (f"Gate for kernels the logs do not hold ({gate['n_known_kernels']} kernels known): "
-            f"threshold {float(gate['unseen_threshold']):.3f}, chosen on the leave-family-out "
-            f"outcomes (each kernel held out, confidence from the shipped calibrator). On the "
-            f"held-out kernels it {fired('unseen_threshold', 'fires')}. The known-kernel "
-            f"threshold {float(gate['threshold']):.3f} alone "
-            f"{fired('unseen_at_main_threshold', 'would fire')}.")
-
-
-def _held_out_gate_text(primary: tuple[str | None, Mapping[str, Any] | None]) -> str | None:
-    name, proto = primary
-    held = ((proto or {}).get("threshold") or {}).get("held_out") or {}
-    if not held.get("repeats"):
-        return None
-    if not held.get("n_fired"):
-        fired = "it fires on none of them"
-    else:
-        fired = (f"it fires on {pct(held.get('coverage'))} of them, "
-                 f"{pct(held.get('precision'))} of those hits, the worst fired pick "
-                 f"{slowdown(held.get('max_slowdown', math.nan))} the best time")
-    return (f"The threshold on workloads it was not chosen on ({proto_label(str(name))}; chosen "
-            f"on 4/5 of the workloads, fired on the other 1/5, {held['repeats']} random splits "
-            f"pooled): {fired}. The precision above is measured on the outcomes the threshold "
-            "was chosen on, so it is optimistic.")
