@@ -124,7 +124,10 @@ def test_write_report(tmp_path: Path, with_lfo: bool) -> None:
                                           for k in ("geomean", "p10", "worst", "within_5pct")}
     assert summary["threshold"] == {"value": 0.85, "precision": 1.0, "coverage": 0.5,
                                     "max_slowdown": 1.25, "held_out_precision": None,
-                                    "held_out_coverage": None, "held_out_max_slowdown": None}
+                                    "held_out_coverage": None, "held_out_max_slowdown": None,
+                                    "behind_gate_geomean": None,
+                                    "held_out_behind_gate_geomean": None}
+    assert summary["vs_helion_default"] == {}  # this hand-built result has no groups to compare
     assert summary["baselines"]["helion_default"] == {"geomean": 0.55}
     assert summary["baselines"]["nearest_neighbour"] == {"geomean": None}
     assert set(summary["baselines"]) == {"helion_default", "helion_heuristic", "random_1",
@@ -203,3 +206,17 @@ def test_evaluate_reports_model_seed_spread(tmp_path: Path) -> None:
         assert spread["geomeans"][0] == pytest.approx(summary[name]["geomean"])
         assert summary[name]["geomean_seed_sd"] == pytest.approx(np.std(spread["geomeans"]))
     assert "XGBoost seeds [0, 1]" in (out / "report.md").read_text()
+    # What install() gives by default, recomputed from the groups: the pick where the confidence
+    # clears the threshold, Helion's default elsewhere; and the pick against that default.
+    lso = result["protocols"]["leave_shape_out"]
+    t = lso["threshold"]["value"]
+    gated = [g["rel"]["learned"] if g["confidence"] >= t else g["rel"]["helion_default"]
+             for g in lso["groups"] if g["rel"]["helion_default"] is not None]
+    assert summary["threshold"]["behind_gate_geomean"] == pytest.approx(
+        math.exp(np.mean(np.log(np.clip(gated, 1e-3, None)))))
+    vs = summary["vs_helion_default"]
+    pairs = [(g["rel"]["learned"], g["rel"]["helion_default"]) for g in lso["groups"]
+             if g["rel"]["helion_default"] is not None]
+    assert vs["n"] == len(pairs) > 0
+    assert vs["slower"] == sum(lp < d / 1.05 for lp, d in pairs)
+    assert vs["faster"] == sum(lp > d * 1.05 for lp, d in pairs)

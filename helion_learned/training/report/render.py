@@ -110,7 +110,14 @@ def summary_json(result: Mapping[str, Any]) -> dict[str, Any]:
         "threshold": {**{k: thr.get(k, math.nan)
                          for k in ("value", "precision", "coverage", "max_slowdown")},
                       **{f"held_out_{k}": (thr.get("held_out") or {}).get(k, math.nan)
-                         for k in ("precision", "coverage", "max_slowdown")}},
+                         for k in ("precision", "coverage", "max_slowdown")},
+                      # What install() gives by default (Helion's default where it abstains).
+                      "behind_gate_geomean": (overall.get("learned_behind_gate") or {}).get(
+                          "geomean", math.nan),
+                      "held_out_behind_gate_geomean": (thr.get("held_out") or {}).get(
+                          "behind_gate_geomean", math.nan)},
+        # The pick against Helion's default, workload by workload (install(threshold=0)'s risk).
+        "vs_helion_default": dict(primary.get("vs_default") or {}),
         "baselines": {m: {"geomean": (overall.get(m) or {}).get("geomean", math.nan)}
                       for m in BASELINES},
         "train_seconds": result.get("train_seconds"),
