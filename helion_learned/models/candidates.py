@@ -99,14 +99,21 @@ def _split_k_choices(block: BlockFact) -> list[int]:
 
 def structured_grid(facts: KernelFacts, *, limit: int | None = None, seed: int = 0,
                     max_candidates: int = MAX_CANDIDATES,
-                    split_k_ranges: bool = False) -> list[dict[str, Any]]:
+                    explore: bool = False) -> list[dict[str, Any]]:
     """Deterministic list of partial configs (plain Python types). ``limit`` samples a subset.
 
-    ``split_k_ranges``: offer split-K programs K ranges wider than 16 (:func:`split_k_axes`).
-    Off at bind time until logs measure them (the model has seen them only as a few random
-    configs); the collector turns it on so that they get measured."""
+    ``explore``: also offer what no log has measured as grid configs yet, so that the collector
+    measures it: split-K programs with K ranges wider than 16 (:func:`split_k_axes`), and
+    matmul tiles judged by their accumulator (block m x n) instead of m x n x k, which held the
+    grid to m*n*k <= 2**18 (no 128x128x64 tile, the size Helion's own heuristic picks). Off at
+    bind time until logs measure them: the model has seen them only as Helion's seeds and a few
+    random configs."""
     per_block = [block_choices(b, facts.kind) for b in facts.blocks]
-    split = split_k_axes(facts) if split_k_ranges else None
+    split = split_k_axes(facts) if explore else None
+    # Registers hold a matmul program's m x n accumulator; its k slices stream through shared
+    # memory (features.feasibility bounds that).
+    acc = ([i for i, b in enumerate(facts.blocks) if b.role in ("m", "n")]
+           if explore and facts.kind == "matmul" else None)
     if split is not None:
         per_block[split[0]] = _split_k_choices(facts.blocks[split[0]])
     red_loops = _reduction_loop_choices(facts)
@@ -117,16 +124,18 @@ def structured_grid(facts: KernelFacts, *, limit: int | None = None, seed: int =
         tile = 1
         for s in sizes:
             tile *= s
-        if facts.kind == "matmul" and tile > 256 * 256 * 64:
-            continue
         if split is not None:
             if sizes[split[1]] > sizes[split[0]]:
                 continue  # an inner K tile wider than the program's K range only loads padding
             tile //= sizes[split[0]]  # the K range is looped over, not held in registers
+        if facts.kind == "matmul" and tile > 256 * 256 * 64:
+            continue
         for red in red_loops or [None]:
             red_tile = red if red is not None else next_pow2(
                 facts.reduction_loop_extents[0]) if facts.reduction_loop_extents else 1
             work = tile * (red_tile if facts.num_reduction_loops else 1)
+            if acc:
+                work = math.prod(sizes[i] for i in acc)
             if work > 1 << 18:
                 continue  # too large for registers: never competitive, often fails to compile
             for warps in _warps_for(work):
@@ -169,12 +178,12 @@ def _flattened(facts: KernelFacts, grid: list[dict[str, Any]]) -> list[dict[str,
 def candidate_grid(facts: KernelFacts, *, reference: dict[str, Any] | None = None,
                    limit: int | None = None, seed: int = 0,
                    max_candidates: int = MAX_CANDIDATES,
-                   split_k_ranges: bool = False) -> list[dict[str, Any]]:
+                   explore: bool = False) -> list[dict[str, Any]]:
     """The grid for ``facts.backend``: :func:`structured_grid` for triton, the cute grid of
     :mod:`.cute_candidates` (built on Helion's fragment defaults, ``reference``) for cute."""
     if facts.backend != "cute":
         return structured_grid(facts, limit=limit, seed=seed, max_candidates=max_candidates,
-                               split_k_ranges=split_k_ranges)
+                               explore=explore)
     from .cute_candidates import CUTE_CONTIGUOUS_CAP
     from .cute_candidates import contiguous_block
     from .cute_candidates import cute_grid

@@ -132,7 +132,8 @@ def grid(facts: Any, limit: int, seed: int, *,
          reference: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """``limit`` configs from the grid the adapter ranks (a plain fallback without models),
     plus what it does not rank yet but logs should measure: split-K programs with K ranges wider
-    than 16 (``split_k_ranges``, see :func:`helion_learned.models.candidates.split_k_axes`).
+    than 16 and matmul tiles past m*n*k = 2**18 (``explore``, see
+    :func:`helion_learned.models.candidates.structured_grid`).
 
     ``reference``: Helion's fragment defaults, which the cute grid varies (see
     :mod:`helion_learned.models.cute_candidates`)."""
@@ -142,7 +143,7 @@ def grid(facts: Any, limit: int, seed: int, *,
         from ..models.candidates import candidate_grid
     except ImportError:  # the model package is optional for collection
         return _fallback_grid(facts, limit, seed)
-    return candidate_grid(facts, reference=reference, limit=limit, seed=seed, split_k_ranges=True)
+    return candidate_grid(facts, reference=reference, limit=limit, seed=seed, explore=True)
 
 
 def _fallback_grid(facts: Any, limit: int, seed: int) -> list[dict[str, Any]]:
