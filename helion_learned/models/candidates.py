@@ -133,9 +133,8 @@ def structured_grid(facts: KernelFacts, *, limit: int | None = None, seed: int =
         for red in red_loops or [None]:
             red_tile = red if red is not None else next_pow2(
                 facts.reduction_loop_extents[0]) if facts.reduction_loop_extents else 1
-            work = tile * (red_tile if facts.num_reduction_loops else 1)
-            if acc:
-                work = math.prod(sizes[i] for i in acc)
+            work = (math.prod(sizes[i] for i in acc) if acc
+                    else tile * (red_tile if facts.num_reduction_loops else 1))
             if work > 1 << 18:
                 continue  # too large for registers: never competitive, often fails to compile
             for warps in _warps_for(work):

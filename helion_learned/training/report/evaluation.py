@@ -219,7 +219,7 @@ def _protocol_result(ds: Dataset, outcomes: list[GroupOutcome], conf: np.ndarray
     result["vs_default"] = vs_default(rows)
     result.update({
         "n_groups": len(outcomes),
-        "top1_geomean": summarize([o.rel_pick for o in outcomes])["geomean"],
+        "top1_geomean": summarize(picks)["geomean"],
         "top5_geomean": summarize([o.rel_top5 for o in outcomes])["geomean"],
         "kendall_tau_mean": float(np.nanmean([o.kendall_tau for o in outcomes])) if outcomes else math.nan,
         "threshold": {
