@@ -172,7 +172,7 @@ def study(args: argparse.Namespace) -> dict[str, Any]:
                          f">= {args.min_common} common configs. Fix: collect --clean from a "
                          "replay plan of --source (training.collect_replay --max-best-ms)")
     params = {**(bundle.metadata.get("model_params") or {}), "n_jobs": 2}
-    extra = tc.load_dataset(args.extra) if args.extra else None
+    extra = tc.load_training_only(args.extra) if args.extra else None
     # As `train --extra-logs`: the other GPU's rows train every fold's model, a held-out
     # workload's twins are held out with it, only --source workloads are scored. Scored groups
     # come first, so the pairs' indices into --source stay valid.

@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from timing_protocol import write_report
 from transfer_common import load_dataset
+from transfer_common import load_training_only
 
 from helion_learned.models.calibration import choose_threshold
 from helion_learned.training.dataset import Dataset
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-o", "--out", type=Path, required=True)
     args = p.parse_args(argv)
     base = load_dataset([Path(p) for p in args.logs])
-    extra = load_dataset([Path(p) for p in args.extra])
+    extra = load_training_only([Path(p) for p in args.extra])
     joint = base.with_training_only(extra)
     arms = {"logs alone": base, "with training-only logs": joint}
     result: dict[str, Any] = {

@@ -42,6 +42,15 @@ def load_dataset(paths: list[Path]) -> Any:
     return build_dataset(logset, origins=load_origins(logset.files))
 
 
+def load_training_only(paths: list[Path]) -> Any:
+    """Training-only logs, as ``--extra-logs`` loads them: a workload measured under both Helion
+    timers trains as one group per timer (``training.timer_split``)."""
+    from helion_learned.training import timer_split
+
+    parts = [load_dataset(p) for p in timer_split.timer_parts(paths)]
+    return parts[0] if len(parts) == 1 else timer_split.concat(parts)
+
+
 def workload_key(group: Any) -> tuple[str, str, str]:
     return (group.family, group.input_shapes, group.dtypes)
 

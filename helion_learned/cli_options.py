@@ -75,6 +75,21 @@ def load_dataset(args: argparse.Namespace, update: Any) -> Any:
 
 
 def _load_logs(paths: list[str], args: argparse.Namespace, update: Any, label: str) -> Any:
+    if not label:
+        return _load_part(paths, args, update, label)
+    from .training import timer_split
+
+    # Training-only logs may hold one workload under both timers: one group per timer.
+    parts = [_load_part(p, args, update, label) for p in timer_split.timer_parts(paths)]
+    if len(parts) == 1:
+        return parts[0]
+    print(f"{label}note: {timer_split.shared_run_ids(parts)} workload(s) were measured under "
+          "both Helion timers; as training-only rows they train as one group per timer",
+          file=sys.stderr)
+    return timer_split.concat(parts)
+
+
+def _load_part(paths: list[Any], args: argparse.Namespace, update: Any, label: str) -> Any:
     from .training.dataset import build_dataset
     from .training.logs import load_logs
     from .training.origins import MIXED_TIMERS_FIX

@@ -1,0 +1,72 @@
+"""Training-only logs that measured one workload under both Helion timers.
+
+Scored logs refuse that (``origins.check_timing``): one run_id is one group, so its label would
+compare launch-timed configs with graph-timed ones. Training-only rows (``--extra-logs``) can
+still use both measurements, as two groups, one per timer, the way a workload measured on two
+GPUs is two groups: ``data/h200`` (launch timer) and ``data/h200_explore`` (CUDA-graph timer)
+share 29 run_ids. :func:`timer_parts` splits the log bases by timer, only when a run_id is in more
+than one, so logs without that overlap load exactly as before; :func:`concat` joins the parts.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .dataset import Dataset
+from .log_parsing import discover_log_bases
+from .origins import timing_by_run
+
+
+def timer_parts(paths: Sequence[str | os.PathLike[str]]) -> list[list[Path]]:
+    """``paths`` as one part, or their log bases grouped by timer when a workload's run_id was
+    measured under more than one timer in different bases. A base that mixes timers itself
+    stays where it is, so the usual check still names it."""
+    bases = discover_log_bases(paths)
+    per_base = {b: timing_by_run([b.with_name(f"{b.name}.facts.jsonl")]) for b in bases}
+    modes: dict[str, set[str]] = {}
+    for runs in per_base.values():
+        for run_id, m in runs.items():
+            modes.setdefault(run_id, set()).update(m)
+    if not any(len(m) > 1 for m in modes.values()):
+        return [list(map(Path, paths))]
+    parts: dict[str, list[Path]] = {}
+    for base, runs in per_base.items():
+        found = {m for ms in runs.values() for m in ms}
+        key = found.pop() if len(found) == 1 else "+".join(sorted(found)) or "launch"
+        parts.setdefault(key, []).append(base)
+    return [parts[k] for k in sorted(parts)]
+
+
+def shared_run_ids(datasets: Sequence[Dataset]) -> int:
+    """How many run_ids are in more than one of ``datasets`` (the workloads split by timer)."""
+    seen: dict[str, int] = {}
+    for ds in datasets:
+        for run_id in {g.run_id for g in ds.groups}:
+            seen[run_id] = seen.get(run_id, 0) + 1
+    return sum(n > 1 for n in seen.values())
+
+
+def concat(datasets: Sequence[Dataset]) -> Dataset:
+    """Plain datasets of one backend and feature list, one after another (groups renumbered)."""
+    first = datasets[0]
+    for ds in datasets[1:]:
+        if ds.backend != first.backend or ds.feature_names != first.feature_names:
+            raise ValueError("these logs hold workloads of different backends or feature lists; "
+                             "a model is per backend: pass one backend's logs")
+    if any(ds.scored is not None for ds in datasets):
+        raise ValueError("concat takes plain datasets (before with_training_only)")
+    dropped: dict[str, int] = {}
+    offsets = np.cumsum([0] + [len(ds.groups) for ds in datasets])
+    for ds in datasets:
+        for k, v in ds.dropped.items():
+            dropped[k] = dropped.get(k, 0) + v
+    return Dataset([g for ds in datasets for g in ds.groups],
+                   np.concatenate([ds.X for ds in datasets]),
+                   np.concatenate([ds.y for ds in datasets]),
+                   np.concatenate([ds.row_group + off for ds, off in zip(datasets, offsets,
+                                                                          strict=False)]),
+                   first.feature_names, dropped, first.backend)
