@@ -230,6 +230,8 @@ class InspectCommand(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         from .models.bundle import ModelBundle
+        from .models.predict import offers_split_k_ranges
+        from .models.predict import split_k_range_workloads
 
         bundle = ModelBundle.load(args.model)
         meta = bundle.metadata
@@ -256,6 +258,9 @@ class InspectCommand(Command):
             *((("training-only workloads", f"{extra['n_workloads']} on "
                 f"{', '.join(extra['hardware'])} ({extra['twins_of_scored']} twins)"),)
               if (extra := data.get("training_only")) else ()),
+            ("split-K K ranges at bind time",
+             f"{'offered' if offers_split_k_ranges(bundle) else 'not offered'} "
+             f"({split_k_range_workloads(bundle)} training workloads measured them)"),
             *((f"metric {k}", v) for k, v in meta.get("metrics", {}).items()),
             ("created", meta.get("created")),
             *((f"version {k}", v) for k, v in meta.get("versions", {}).items()),

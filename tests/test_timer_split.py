@@ -91,8 +91,10 @@ def test_cli_trains_on_extra_logs_of_both_timers(tmp_path: Path) -> None:
                 "--max-depth", "3", "--jobs", "1", "--experts", "off", "--format", "json")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "29 workload(s) were measured under both Helion timers" in proc.stderr
-    extra = json.loads((out / "metadata.json").read_text())["training_data"]["training_only"]
-    assert extra["n_workloads"] == 94 + 129  # every measurement trains, none merged
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["training_data"]["training_only"]["n_workloads"] == 94 + 129  # none merged
+    # The explored split-K workloads were measured: this bundle offers their K ranges.
+    assert meta["candidate_rule"]["split_k_range_workloads"] == 16
     # As scored logs the same folders are still refused: one label would mix the timers.
     refused = _cli("train", str(LAUNCH), str(EXPLORE), "-o", str(tmp_path / "b2"), "--quiet")
     assert refused.returncode != 0 and "both Helion timers" in refused.stderr

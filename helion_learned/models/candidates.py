@@ -97,6 +97,31 @@ def _split_k_choices(block: BlockFact) -> list[int]:
     return values or [next_pow2(max(block.min_size, 1))]
 
 
+# A split-K workload "measured its K ranges" when each wider range the explore grid offers
+# (:func:`_split_k_choices` > 16) has this many successful configs: data/h200_explore has 10+ per
+# range on all 16 of its split-K workloads, the lists before it at most 8 (mostly 1-3), on none.
+SPLIT_K_RANGE_MIN_CONFIGS = 5
+# Bind time offers split-K ranges only from a model trained on this many such workloads: a model
+# that saw them only as a few random configs ranks them blind.
+SPLIT_K_RANGE_MIN_WORKLOADS = 3
+
+
+def measured_split_k_ranges(facts: KernelFacts, configs: list[dict[str, Any]],
+                            succeeded: list[bool]) -> bool:
+    """Whether one workload's logs measured the K ranges :func:`structured_grid` offers a
+    split-K kernel with ``explore`` (False for kernels that are not split-K)."""
+    split = split_k_axes(facts)
+    if split is None:
+        return False
+    wide = [v for v in _split_k_choices(facts.blocks[split[0]]) if v > 16]
+    counts: dict[int, int] = {}
+    for cfg, ok in zip(configs, succeeded, strict=True):
+        sizes = cfg.get("block_sizes") or []
+        if ok and len(sizes) > split[0]:
+            counts[sizes[split[0]]] = counts.get(sizes[split[0]], 0) + 1
+    return bool(wide) and all(counts.get(v, 0) >= SPLIT_K_RANGE_MIN_CONFIGS for v in wide)
+
+
 def structured_grid(facts: KernelFacts, *, limit: int | None = None, seed: int = 0,
                     max_candidates: int = MAX_CANDIDATES,
                     explore: bool = False) -> list[dict[str, Any]]:

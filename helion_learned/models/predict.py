@@ -17,11 +17,26 @@ from ..features.hardware import HardwareFacts
 from ..features.vectorize import FeatureExtractor
 from .bundle import ModelBundle
 from .calibration import confidence_features
+from .candidates import SPLIT_K_RANGE_MIN_WORKLOADS
 from .candidates import candidate_grid
+from .candidates import split_k_axes
 from .candidates import validate
 from .kernel_experts import facts_key
 
 _MAX_VALIDATION_TRIES = 24
+
+
+def split_k_range_workloads(bundle: ModelBundle) -> int:
+    """How many of the bundle's training workloads measured split-K ranges (0: unknown)."""
+    rule = bundle.metadata.get("candidate_rule")
+    n = rule.get("split_k_range_workloads", 0) if isinstance(rule, dict) else 0
+    return n if type(n) is int else 0
+
+
+def offers_split_k_ranges(bundle: ModelBundle) -> bool:
+    """Wider split-K ranges (candidates.structured_grid's ``explore``) only from a model trained
+    on logs that measured them: the logs before them never did, so it would rank them blind."""
+    return split_k_range_workloads(bundle) >= SPLIT_K_RANGE_MIN_WORKLOADS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +53,7 @@ class Predictor:
     def __init__(self, bundle: ModelBundle, *, extractor: FeatureExtractor | None = None) -> None:
         self.bundle = bundle
         self.extractor = extractor or FeatureExtractor(backend=bundle.backend)
+        self.split_k_ranges = offers_split_k_ranges(bundle)
 
     def score(self, facts: KernelFacts, hw: HardwareFacts,
               candidates: Sequence[dict[str, Any]]) -> np.ndarray:
@@ -53,7 +69,8 @@ class Predictor:
         """``reference``: Helion's fragment defaults for this kernel (the cute grid varies them)."""
         start = time.perf_counter()
         # Extra candidates (Helion's own seeds) stay whole: a re-ranked Helion seed must be that seed.
-        candidates = candidate_grid(facts, reference=reference)  # unique by construction
+        explore = self.split_k_ranges and split_k_axes(facts) is not None
+        candidates = candidate_grid(facts, reference=reference, explore=explore)  # all unique
         for extra in map(plain_config, extra_candidates):
             if extra not in candidates:
                 candidates.append(extra)

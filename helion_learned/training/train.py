@@ -16,6 +16,7 @@ from ..models.bundle import ModelBundle
 from ..models.calibration import ConfidenceCalibrator
 from ..models.calibration import ThresholdChoice
 from ..models.calibration import choose_threshold
+from ..models.candidates import measured_split_k_ranges
 from ..models.kernel_experts import facts_key
 from ..models.ranker import CostModel
 from .dataset import Dataset
@@ -224,8 +225,14 @@ def train_bundle(ds: Dataset, *, backend: str | None = None, params: dict[str, A
             **unseen_metrics,
         },
         "kernel_experts": expert_choice,
-        # Informational: the rule is code (features.feasibility), applied to every bundle.
-        "candidate_rule": {"smem_over_capacity_limit": SMEM_OVER_CAPACITY_LIMIT},
+        # smem: informational, the rule is code (features.feasibility), applied to every bundle.
+        # split_k_range_workloads: read at bind time (models.predict), which offers split-K
+        # kernels wider K ranges only from a model that learned them.
+        "candidate_rule": {"smem_over_capacity_limit": SMEM_OVER_CAPACITY_LIMIT,
+                           "split_k_range_workloads": sum(
+                               measured_split_k_ranges(g.facts, g.configs,
+                                                       np.isfinite(g.perf_ms).tolist())
+                               for g in ds.groups)},
         "wrong_budget": wrong_budget,
         "train_seconds": seconds,
         "versions": _versions(),
