@@ -78,3 +78,24 @@ def test_runtime_buckets_split_the_groups_by_best_time(recorded) -> None:
     assert set(per_runtime) == {"< 15 us", ">= 100 us"}  # add 121 us, attention 1.5 ms
     assert [per_runtime[k]["learned"]["n"] for k in ("< 15 us", ">= 100 us")] == [1, 2]
     assert all(label in {b[2] for b in RUNTIME_BUCKETS} for label in per_runtime)
+
+
+def test_grouped_family_folds_hold_whole_families_out() -> None:
+    # The unseen-kernel gate's folds (training.train.GATE_FAMILY_FOLDS) on all real H100 logs.
+    from helion_learned.training.evaluate import folds
+    from helion_learned.training.evaluate import grouped_family_folds
+
+    ds = build_dataset(load_logs([H100_BASE.parent]))
+    per_family = folds(ds, "leave_family_out")
+    assert len(per_family) == 21
+    grouped = grouped_family_folds(ds, 7, seed=0)
+    assert len(grouped) == 7
+    together = np.concatenate(grouped)
+    assert sorted(together.tolist()) == sorted(np.concatenate(per_family).tolist())  # a partition
+    fold_of = {int(g): f for f, test in enumerate(grouped) for g in test}
+    for fam in set(ds.families.tolist()):  # no family split across folds
+        assert len({fold_of[int(g)] for g in np.flatnonzero(ds.families == fam)}) == 1
+    assert [t.tolist() for t in grouped_family_folds(ds, 7, seed=0)] == [t.tolist() for t in grouped]
+    assert [t.tolist() for t in grouped_family_folds(ds, 7, seed=1)] != [t.tolist() for t in grouped]
+    # No more folds asked than families: one family per fold, as the report's protocol.
+    assert [t.tolist() for t in grouped_family_folds(ds, 21)] == [t.tolist() for t in per_family]

@@ -19,10 +19,12 @@ from helion_learned.models.calibration import choose_threshold
 from helion_learned.models.kernel_experts import facts_key
 from helion_learned.training.dataset import build_dataset
 from helion_learned.training.evaluate import group_outcomes
+from helion_learned.training.evaluate import grouped_family_folds
 from helion_learned.training.evaluate import oof_scores
 from helion_learned.training.logs import load_logs
 from helion_learned.training.origins import load_origins
 from helion_learned.training.suite import kernels as K
+from helion_learned.training.train import GATE_FAMILY_FOLDS
 from helion_learned.training.train import train_bundle
 from tests._bundles import make_bundle
 
@@ -48,7 +50,12 @@ def test_trained_bundle_knows_its_kernels_and_calibrates_the_unseen_threshold(re
     # The unseen threshold is what choose_threshold picks on the leave-family-out outcomes, the
     # confidence coming from the bundle's own calibrator (fitted on leave-shape-out outcomes).
     params = {**bundle.model.get_params(), "random_state": 0}
-    outcomes = group_outcomes(ds, oof_scores(ds, "leave_family_out", params, experts=False))
+    # Families held out in GATE_FAMILY_FOLDS random groups, each one by a model without it.
+    fold_list = grouped_family_folds(ds, GATE_FAMILY_FOLDS, seed=0)
+    assert len(fold_list) == min(GATE_FAMILY_FOLDS, len(set(ds.families.tolist())))
+    assert bundle.metadata["unseen_gate_family_folds"] == GATE_FAMILY_FOLDS
+    outcomes = group_outcomes(ds, oof_scores(ds, "leave_family_out", params, experts=False,
+                                             fold_list=fold_list))
     conf = bundle.calibrator.predict(np.stack([o.conf_features for o in outcomes]))
     hits = np.array([o.hit for o in outcomes])
     expected = max(choose_threshold(conf, hits, wrong_budget=0.05).threshold, bundle.threshold)

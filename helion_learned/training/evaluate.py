@@ -71,6 +71,18 @@ def folds(ds: Dataset, protocol: str, *, n_splits: int = 5, seed: int = 0) -> li
     return [np.flatnonzero(assignment == f) for f in range(k) if np.any(assignment == f)]
 
 
+def grouped_family_folds(ds: Dataset, n_groups: int, *, seed: int = 0) -> list[np.ndarray]:
+    """Leave-family-out folds with the families dealt at random into ``n_groups`` folds (one
+    family per fold when there are no more families than that): every group is still scored by
+    a model that never saw its kernel, from fewer fits."""
+    per_family = folds(ds, "leave_family_out", seed=seed)
+    if n_groups >= len(per_family):
+        return per_family
+    order = np.random.default_rng(seed).permutation(len(per_family))
+    return [np.sort(np.concatenate([per_family[j] for j in order[i::n_groups]]))
+            for i in range(n_groups)]
+
+
 def fit_experts(X: np.ndarray, y: np.ndarray, row_group: np.ndarray, keys: np.ndarray,
                 params: dict[str, Any], feature_names: tuple[str, ...], *,
                 only: set[str] | None = None) -> KernelExperts:
@@ -118,14 +130,19 @@ def _fit_and_score(X: np.ndarray, y: np.ndarray, row_group: np.ndarray, keys: np
 
 def oof_score_pair(ds: Dataset, protocol: str, params: dict[str, Any], *, n_jobs: int = 1,
                    seed: int = 0, experts: bool = True,
-                   progress: Callable[[int, int], None] | None = None
+                   progress: Callable[[int, int], None] | None = None,
+                   fold_list: list[np.ndarray] | None = None
                    ) -> tuple[np.ndarray, np.ndarray | None]:
     """Out-of-fold scores of the global model and, with ``experts``, of the same fold models
-    blended with per-kernel experts (None without): one set of fits serves both."""
+    blended with per-kernel experts (None without): one set of fits serves both.
+
+    ``fold_list``: test-group folds to use instead of ``folds(ds, protocol)``."""
     from joblib import Parallel
     from joblib import delayed
 
-    fold_list = [f for f in folds(ds, protocol, seed=seed) if 0 < f.size < len(ds.groups)]
+    if fold_list is None:
+        fold_list = folds(ds, protocol, seed=seed)
+    fold_list = [f for f in fold_list if 0 < f.size < len(ds.groups)]
     base = np.full(len(ds.y), np.nan)
     blended = np.full(len(ds.y), np.nan) if experts else None
     keys = ds.row_expert_keys() if experts else None
@@ -145,13 +162,14 @@ def oof_score_pair(ds: Dataset, protocol: str, params: dict[str, Any], *, n_jobs
 
 def oof_scores(ds: Dataset, protocol: str, params: dict[str, Any], *, n_jobs: int = 1,
                seed: int = 0, experts: bool = True,
-               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+               progress: Callable[[int, int], None] | None = None,
+               fold_list: list[np.ndarray] | None = None) -> np.ndarray:
     """Out-of-fold scores for every row: each group is scored by a model that never saw it.
 
     ``experts``: blend in per-kernel experts fitted on the fold's training rows (what a shipped
     bundle does); a held-out family never has one, so leave-family-out is the global model's."""
     base, blended = oof_score_pair(ds, protocol, params, n_jobs=n_jobs, seed=seed,
-                                   experts=experts, progress=progress)
+                                   experts=experts, progress=progress, fold_list=fold_list)
     return base if blended is None else blended
 
 

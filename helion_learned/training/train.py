@@ -24,10 +24,13 @@ from .evaluate import GroupOutcome
 from .evaluate import fit_experts
 from .evaluate import fit_models
 from .evaluate import group_outcomes
+from .evaluate import grouped_family_folds
 from .evaluate import oof_score_pair
 from .evaluate import oof_scores
 
 Progress = Callable[[str, int, int], None]
+# Leave-family-out folds the unseen-kernel gate is chosen on (families dealt into this many).
+GATE_FAMILY_FOLDS = 7
 
 
 def cross_fitted_confidence(outcomes: list[GroupOutcome], *, n_splits: int = 5,
@@ -96,11 +99,16 @@ def _unseen_kernel_gate(ds: Dataset, params: dict[str, Any], calibrator: Confide
 
     Why: the main threshold is calibrated on unseen *shapes* of known kernels. Applied to the 21
     H100 kernels held out one at a time it fired on 24 of 176 workloads with 19 right and the
-    worst pick 1.77x slow, outside the 5 % budget. None (one threshold) with one kernel family."""
+    worst pick 1.77x slow, outside the 5 % budget. None (one threshold) with one kernel family.
+
+    The families are held out in GATE_FAMILY_FOLDS groups, not one by one: 7 fits instead of 21
+    on the bundled logs, ~20 s less training on 2 cores, the same threshold within 0.005 (0.958-0.963 over
+    three groupings vs 0.961) and precision 1.0 on every grouping (experiments table)."""
     if len(set(ds.families[ds.scored_groups].tolist())) < 2:
         return None, None, {}
     scores = oof_scores(ds, "leave_family_out", params, n_jobs=n_jobs, seed=seed,
-                        experts=experts, progress=progress)
+                        experts=experts, progress=progress,
+                        fold_list=grouped_family_folds(ds, GATE_FAMILY_FOLDS, seed=seed))
     outcomes = group_outcomes(ds, scores, within=within)
     conf = calibrator.predict(np.stack([o.conf_features for o in outcomes]))
     hits = np.array([o.hit for o in outcomes])
@@ -225,6 +233,7 @@ def train_bundle(ds: Dataset, *, backend: str | None = None, params: dict[str, A
             **unseen_metrics,
         },
         "kernel_experts": expert_choice,
+        "unseen_gate_family_folds": GATE_FAMILY_FOLDS,
         # smem: informational, the rule is code (features.feasibility), applied to every bundle.
         # split_k_range_workloads: read at bind time (models.predict), which offers split-K
         # kernels wider K ranges only from a model that learned them.

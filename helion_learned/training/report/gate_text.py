@@ -27,9 +27,13 @@ def unseen_gate_text(gate: dict[str, Any] | None) -> str | None:
         worst = f", the worst fired pick {float(slow):.2f}× the best time" if _ok(slow) else ""
         return f"{verb} on {pct(cov)} of their workloads, {pct(prec)} of them hits{worst}"
 
+    # Bundles before unseen_gate_family_folds held each family out alone.
+    n_folds = gate.get("family_folds")
+    held = (f"the kernel families held out in {n_folds} random groups" if n_folds
+            else "each kernel held out")
     return (f"Gate for kernels the logs do not hold ({gate['n_known_kernels']} kernels known): "
             f"threshold {float(gate['unseen_threshold']):.3f}, chosen on the leave-family-out "
-            f"outcomes (each kernel held out, confidence from the shipped calibrator). On the "
+            f"outcomes ({held}, confidence from the shipped calibrator). On the "
             f"held-out kernels it {fired('unseen_threshold', 'fires')}. The known-kernel "
             f"threshold {float(gate['threshold']):.3f} alone "
             f"{fired('unseen_at_main_threshold', 'would fire')}.")
