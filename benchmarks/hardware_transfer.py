@@ -85,7 +85,12 @@ def transfer(bundle: Any, source: Any, target: Any, *, keep: float = 0.95) -> di
                and learned["geomean"] > default["geomean"])
     return {
         "bundle": {"name": bundle.name, "threshold": bundle.threshold,
-                   "fingerprint": (bundle.metadata.get("training_data") or {}).get("fingerprint")},
+                   "fingerprint": (bundle.metadata.get("training_data") or {}).get("fingerprint"),
+                   # Every GPU whose logs trained it (scored and --extra-logs rows).
+                   "trained_on": sorted({*(bundle.metadata.get("training_data") or {})
+                                        .get("hardware", []),
+                                         *((bundle.metadata.get("training_data") or {})
+                                           .get("training_only") or {}).get("hardware", [])})},
         "source_hardware": sorted({g.hardware for g in source.groups}),
         "target_hardware": sorted({g.hardware for g in target.groups}),
         "n_target_workloads": len(rows), "n_matched": len(matched),

@@ -272,7 +272,9 @@ def transfer_section(t: dict[str, Any]) -> list[str]:
     md = ["", f"## Hardware transfer: {src} → {tgt}", "",
           f"{t['n_workloads']} workloads measured on both GPUs, on the configs both measured; "
           f"details in [{Path(t['details']).name}]({Path(t['details']).name}). "
-          f"Gate on {tgt}: **{'fire' if t['fire_on_target'] else 'abstain'}**.", "",
+          f"Transfer rule's verdict for {tgt}: "
+          f"**{'fire' if t['fire_on_target'] else 'abstain'}** (a recommendation: a bundle "
+          "fires only on the GPUs its scored logs came from, `targets[].devices`).", "",
           "| model ranking | learned on source | learned on target | kept | source best replayed "
           "| Helion default on target |", "|---|---:|---:|---:|---:|---:|"]
     for name in TRANSFER_SCORINGS:

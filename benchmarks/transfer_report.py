@@ -29,6 +29,15 @@ def _joint_sentence(common: dict[str, Any], src: str, tgt: str) -> list[str]:
             f"{src} model, is what a gate on {tgt} should wait for.", ""]
 
 
+def _in_sample_caveat(result: dict[str, Any], tgt: str) -> list[str]:
+    """A bundle trained on the target GPU's logs too is in sample on both sides of its rows."""
+    if not set(result["target_hardware"]) <= set(result["bundle"].get("trained_on", [])):
+        return []
+    return [f"The bundle was trained on {tgt} logs too (training-only rows), so its *in sample* "
+            f"rows are in sample on both GPUs and say nothing about transfer; the cross-fitted "
+            f"rows (unseen shapes, unseen kernels, the control) train on the source logs only.", ""]
+
+
 def markdown(result: dict[str, Any], *, plot: str | None = None) -> str:
     src = ", ".join(result["source_hardware"])
     tgt = ", ".join(result["target_hardware"])
@@ -43,6 +52,7 @@ def markdown(result: dict[str, Any], *, plot: str | None = None) -> str:
         f"measured (median {common['n_common_configs'].get('median', 0):.0f}, min "
         f"{common['n_common_configs'].get('min', 0):.0f}), relative speed recomputed within them "
         "on each GPU (1.0 = the fastest common config on that GPU).", "",
+        *_in_sample_caveat(result, tgt),
         f"**Verdict: {verdict}.** On unseen shapes the learned pick keeps "
         f"{_f(lso['kept'])} of its {src} quality on {tgt} (rule: keep ≥ 0.95 and beat Helion's "
         f"default there; Helion default on {tgt}: {_f(lso['helion_default_target']['geomean'])}, "
