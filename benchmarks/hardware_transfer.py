@@ -83,14 +83,13 @@ def transfer(bundle: Any, source: Any, target: Any, *, keep: float = 0.95) -> di
     learned, default = summarize(col["learned"]), summarize(col["helion_default"])
     fire_ok = (not math.isnan(kept) and kept >= keep
                and learned["geomean"] > default["geomean"])
+    data = bundle.metadata.get("training_data") or {}
     return {
         "bundle": {"name": bundle.name, "threshold": bundle.threshold,
-                   "fingerprint": (bundle.metadata.get("training_data") or {}).get("fingerprint"),
+                   "fingerprint": data.get("fingerprint"),
                    # Every GPU whose logs trained it (scored and --extra-logs rows).
-                   "trained_on": sorted({*(bundle.metadata.get("training_data") or {})
-                                        .get("hardware", []),
-                                         *((bundle.metadata.get("training_data") or {})
-                                           .get("training_only") or {}).get("hardware", [])})},
+                   "trained_on": sorted({*data.get("hardware", []),
+                                         *(data.get("training_only") or {}).get("hardware", [])})},
         "source_hardware": sorted({g.hardware for g in source.groups}),
         "target_hardware": sorted({g.hardware for g in target.groups}),
         "n_target_workloads": len(rows), "n_matched": len(matched),

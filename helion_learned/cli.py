@@ -345,7 +345,6 @@ def unseen_gate_summary(bundle: Any) -> dict[str, Any] | None:
     metrics = bundle.metadata.get("metrics", {})
     return {"threshold": bundle.threshold, "unseen_threshold": bundle.unseen_threshold,
             "n_known_kernels": len(bundle.known_kernels),
-            "family_folds": bundle.metadata.get("unseen_gate_family_folds"),
             **{k: v for k, v in metrics.items() if k.startswith("unseen_")}}
 
 

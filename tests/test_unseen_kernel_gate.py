@@ -53,7 +53,8 @@ def test_trained_bundle_knows_its_kernels_and_calibrates_the_unseen_threshold(re
     # Families held out in GATE_FAMILY_FOLDS random groups, each one by a model without it.
     fold_list = grouped_family_folds(ds, GATE_FAMILY_FOLDS, seed=0)
     assert len(fold_list) == min(GATE_FAMILY_FOLDS, len(set(ds.families.tolist())))
-    assert bundle.metadata["unseen_gate_family_folds"] == GATE_FAMILY_FOLDS
+    assert bundle.metadata["metrics"]["unseen_gate_family_folds"] == len(fold_list)
+    assert bundle.metadata["metrics"]["unseen_gate_families"] == len(set(ds.families.tolist()))
     outcomes = group_outcomes(ds, oof_scores(ds, "leave_family_out", params, experts=False,
                                              fold_list=fold_list))
     conf = bundle.calibrator.predict(np.stack([o.conf_features for o in outcomes]))
@@ -162,3 +163,19 @@ def test_report_states_both_thresholds(real) -> None:
     assert f"threshold {result.bundle.threshold:.3f} alone would fire" in text
     # A one-threshold bundle (older, or one kernel family) says nothing about it.
     assert unseen_gate_text(None) is None
+
+
+def test_gate_text_says_how_the_families_were_held_out(real) -> None:
+    from helion_learned.cli import unseen_gate_summary
+    from helion_learned.training.report.gate_text import unseen_gate_text
+
+    ds, result = real
+    gate = unseen_gate_summary(result.bundle)
+    n_families = len(set(ds.families.tolist()))
+    assert gate["unseen_gate_families"] == n_families
+    grouped = n_families > GATE_FAMILY_FOLDS
+    text = unseen_gate_text(gate)
+    assert ("random groups" in text) == grouped and ("held out alone" in text) != grouped
+    # Dealt into fewer folds than families, the text names both counts.
+    text = unseen_gate_text({**gate, "unseen_gate_families": 21, "unseen_gate_family_folds": 7})
+    assert "the 21 kernel families held out in 7 random groups" in text

@@ -102,13 +102,14 @@ def _unseen_kernel_gate(ds: Dataset, params: dict[str, Any], calibrator: Confide
     worst pick 1.77x slow, outside the 5 % budget. None (one threshold) with one kernel family.
 
     The families are held out in GATE_FAMILY_FOLDS groups, not one by one: 7 fits instead of 21
-    on the bundled logs, ~20 s less training on 2 cores, the same threshold within 0.005 (0.958-0.963 over
-    three groupings vs 0.961) and precision 1.0 on every grouping (experiments table)."""
+    on the bundled logs, ~20 s less training on 2 cores, the same threshold within 0.005
+    (0.958-0.963 over three groupings vs 0.961) and precision 1.0 on every grouping (experiments
+    table). The metrics record the folds used (one per family with no more families than that)."""
     if len(set(ds.families[ds.scored_groups].tolist())) < 2:
         return None, None, {}
+    fold_list = grouped_family_folds(ds, GATE_FAMILY_FOLDS, seed=seed)
     scores = oof_scores(ds, "leave_family_out", params, n_jobs=n_jobs, seed=seed,
-                        experts=experts, progress=progress,
-                        fold_list=grouped_family_folds(ds, GATE_FAMILY_FOLDS, seed=seed))
+                        experts=experts, progress=progress, fold_list=fold_list)
     outcomes = group_outcomes(ds, scores, within=within)
     conf = calibrator.predict(np.stack([o.conf_features for o in outcomes]))
     hits = np.array([o.hit for o in outcomes])
@@ -119,6 +120,8 @@ def _unseen_kernel_gate(ds: Dataset, params: dict[str, Any], calibrator: Confide
                for prefix, limit in (("unseen_threshold", unseen),
                                      ("unseen_at_main_threshold", threshold))
                for k, v in fired_summary(outcomes, conf >= limit).items()}
+    metrics |= {"unseen_gate_families": len(set(ds.families[ds.scored_groups].tolist())),
+                "unseen_gate_family_folds": len(fold_list)}
     known = frozenset(k for k in (facts_key(g.facts) for g in ds.groups) if k)
     return known, unseen, metrics
 
@@ -233,7 +236,6 @@ def train_bundle(ds: Dataset, *, backend: str | None = None, params: dict[str, A
             **unseen_metrics,
         },
         "kernel_experts": expert_choice,
-        "unseen_gate_family_folds": GATE_FAMILY_FOLDS,
         # smem: informational, the rule is code (features.feasibility), applied to every bundle.
         # split_k_range_workloads: read at bind time (models.predict), which offers split-K
         # kernels wider K ranges only from a model that learned them.

@@ -28,9 +28,9 @@ def unseen_gate_text(gate: dict[str, Any] | None) -> str | None:
         return f"{verb} on {pct(cov)} of their workloads, {pct(prec)} of them hits{worst}"
 
     # Bundles before unseen_gate_family_folds held each family out alone.
-    n_folds = gate.get("family_folds")
-    held = (f"the kernel families held out in {n_folds} random groups" if n_folds
-            else "each kernel held out")
+    n_folds, n_families = gate.get("unseen_gate_family_folds"), gate.get("unseen_gate_families")
+    held = (f"the {n_families} kernel families held out in {n_folds} random groups"
+            if n_folds and n_families and n_folds < n_families else "each family held out alone")
     return (f"Gate for kernels the logs do not hold ({gate['n_known_kernels']} kernels known): "
             f"threshold {float(gate['unseen_threshold']):.3f}, chosen on the leave-family-out "
             f"outcomes ({held}, confidence from the shipped calibrator). On the "
