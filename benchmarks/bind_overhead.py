@@ -98,10 +98,12 @@ def main(argv: list[str] | None = None) -> int:
 
     heuristic._predictor.predict = timed  # type: ignore[method-assign]
     base, learned = _paired_bind_times(cases, args.repeats, with_ours, without)
-    fired = 0
+    seeded = promoted = 0
     for kernel, a in cases:
         kernel.reset()
-        fired += heuristic.name in kernel.bind(a).env.config_spec.autotuner_heuristics
+        env = kernel.bind(a).env
+        seeded += heuristic.name in env.config_spec.autotuner_heuristics  # ungated seeding
+        promoted += heuristic.confident(heuristic._cache.get(env))
     helion_learned.uninstall()
 
     lat = sorted(latencies)
@@ -116,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         "prediction_ms_p50": lat[len(lat) // 2] if lat else None,
         "prediction_ms_p99": lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else None,
         "prediction_ms_max": lat[-1] if lat else None,
-        "fired": fired,
+        "seeded": seeded, "promoted": promoted,
     }
     print(json.dumps(result, indent=2))
     if args.out:

@@ -51,11 +51,14 @@ def _learned_bind(sk: Any, args: tuple, opts: Opts, **install_kwargs: Any) -> tu
         helion_learned.uninstall()
     cs = bound.env.config_spec
     heuristic = installed[0] if installed else None
-    pred = heuristic._cache.get(bound.env) if heuristic is not None else None
+    cached = heuristic._cache.get(bound.env) if heuristic is not None else None
+    pred = cached.prediction if cached is not None else None
     info = {
         "heuristic": getattr(heuristic, "name", None),
         "threshold": heuristic._predictor.bundle.threshold if heuristic is not None else None,
-        "fired": heuristic is not None and heuristic.name in cs.autotuner_heuristics,
+        # "fired" = the pick was promoted to the default config (seeding is ungated now).
+        "fired": heuristic is not None and heuristic.confident(cached),
+        "seeded": heuristic is not None and heuristic.name in cs.autotuner_heuristics,
         "heuristics_fired": list(cs.autotuner_heuristics),
         "confidence": pred.confidence if pred is not None else None,
         "pick": config_dict(pred.configs[0]) if pred is not None and pred.configs else None,

@@ -1,4 +1,12 @@
-"""Wrap a model bundle as a Helion ``AutotunerHeuristic`` that fires only when confident.
+"""Wrap a model bundle as a Helion ``AutotunerHeuristic``: seeds always, promotes when confident.
+
+* Seeding is ungated: on hardware the bundle was trained for, ``get_seed_configs`` hands the
+  autotuner the model's top-k (deduplicated against Helion's own seeds). A seed costs one
+  benchmark inside a search of hundreds, so there is nothing to gate. ``is_eligible`` means "this
+  model can rank this kernel on this hardware".
+* Promotion is gated: ``should_promote`` makes the pick Helion's default config (what runs with
+  autotuning off) only when the calibrated confidence that the pick is not slower than Helion's
+  own default clears the bundle's threshold (models.calibration.GateSpec).
 
 Helion calls ``is_eligible`` / ``get_seed_configs`` inside a try/except, but ``register_facts`` and
 ``should_promote`` outside it: everything here is wrapped so that nothing can fail a compile. Any
@@ -24,6 +32,18 @@ from .models.predict import Prediction
 from .models.predict import Predictor
 
 log = logging.getLogger("helion_learned")
+# Seeds handed to the autotuner by default: the pick and 3 more Helion does not seed itself.
+DEFAULT_TOP_K = 4
+# Extra ranked configs predicted so that dropping Helion's own seeds still leaves top_k.
+_HELION_SEED_ROOM = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class BindPrediction:
+    """One bind's prediction and the Helion configs it ranked with (to dedupe seeds against)."""
+
+    prediction: Prediction
+    helion: list[dict[str, Any]]
 
 
 def describe_error(e: BaseException) -> str:
@@ -71,6 +91,45 @@ def helion_candidates(env: Any, device_ir: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _config_key(gen: Any, cfg: dict[str, Any]) -> str:
+    """One key for configs Helion would run identically (a partial config and its completion)."""
+    import helion
+
+    return repr(gen.canonicalize_flat(gen.flatten(helion.Config(**cfg)))[0])
+
+
+def seeds_without_helions(env: Any, ranked: list[dict[str, Any]], helion: list[dict[str, Any]],
+                          k: int) -> list[dict[str, Any]]:
+    """The pick, then up to ``k`` - 1 more of the ranking that Helion does not already seed.
+
+    The pick stays first even if Helion seeds it too (Helion promotes ``seeds[0]``); every other
+    slot goes to a config the autotuner would not otherwise try."""
+    if not ranked:
+        return []
+    try:
+        gen = env.config_spec.create_config_generation()
+        key = lambda c: _config_key(gen, c)  # noqa: E731
+        taken = {key(c) for c in helion}
+    except Exception as e:  # no generation: compare the partial configs as they are
+        log.debug("helion_learned: seeds deduplicated by their partial configs: %s",
+                  describe_error(e))
+        key = repr  # type: ignore[assignment]
+        taken = {repr(c) for c in helion}
+    out = [ranked[0]]
+    seen = taken | {key(ranked[0])}
+    for cfg in ranked[1:]:
+        if len(out) >= k:
+            break
+        try:
+            ck = key(cfg)
+        except Exception:
+            continue
+        if ck not in seen:
+            seen.add(ck)
+            out.append(cfg)
+    return out
+
+
 class LearnedHeuristicBase(AutotunerHeuristic):
     """Base of every heuristic class :func:`make_heuristic` builds (one per bundle)."""
 
@@ -82,13 +141,14 @@ class LearnedHeuristicBase(AutotunerHeuristic):
     _helion_learned: ClassVar[bool] = True
     _predictor: ClassVar[Predictor]
     _target: ClassVar[HardwareFacts | None] = None
-    _top_k: ClassVar[int] = 1
-    _promote: ClassVar[bool] = False
-    _cache: ClassVar[weakref.WeakKeyDictionary[Any, Prediction | None]]
+    _top_k: ClassVar[int] = DEFAULT_TOP_K
+    _promote: ClassVar[bool] = True
+    _cache: ClassVar[weakref.WeakKeyDictionary[Any, BindPrediction | None]]
 
     @classmethod
-    def _prediction(cls, env: Any, device_ir: Any) -> Prediction | None:
-        """Predict once per bound kernel (is_eligible and get_seed_configs share it)."""
+    def _prediction(cls, env: Any, device_ir: Any) -> BindPrediction | None:
+        """Predict once per bound kernel (is_eligible, get_seed_configs and should_promote
+        share it)."""
         try:
             if env in cls._cache:
                 return cls._cache[env]
@@ -102,7 +162,9 @@ class LearnedHeuristicBase(AutotunerHeuristic):
         return pred
 
     @classmethod
-    def _predict_uncached(cls, env: Any, device_ir: Any) -> Prediction | None:
+    def ranked(cls, env: Any, device_ir: Any, top_k: int) -> BindPrediction | None:
+        """The model's ranking for a bound kernel: ``top_k`` valid configs and the confidence;
+        None where the model cannot rank it (CPU without a target, other hardware, failure)."""
         try:
             hw = resolve_hardware(env, cls._target)
             if hw is None:
@@ -113,33 +175,33 @@ class LearnedHeuristicBase(AutotunerHeuristic):
                 return None
             facts = facts_from_env(env, device_ir)
             extras = helion_candidates(env, device_ir)  # Helion's fragment defaults come first
-            pred = cls._predictor.predict(facts, hw, config_spec=env.config_spec, top_k=cls._top_k,
+            pred = cls._predictor.predict(facts, hw, config_spec=env.config_spec, top_k=top_k,
                                           extra_candidates=extras,
                                           reference=extras[0] if extras else None)
             log.debug("%s: %s confidence=%.3f threshold=%.3f pick=%s (%d candidates, %.1f ms)",
                       cls.name, facts.kernel_name, pred.confidence,
                       cls._predictor.bundle.threshold_for(pred.kernel_key), pred.configs[:1],
                       pred.n_candidates, pred.latency_ms)
-            return pred
+            return BindPrediction(pred, extras)
         except Exception as e:
             log.debug("%s: abstain, prediction failed: %s", cls.name, describe_error(e),
                       exc_info=True)
             return None
 
     @classmethod
-    def is_eligible(cls, env: Any, device_ir: Any) -> bool:
-        bundle = cls._predictor.bundle
-        if bundle.min_threshold > 1.0:
-            # The confidence is a probability: a threshold above 1 (what calibration ships when
-            # no threshold keeps wrong picks within budget) can never be met. Abstain without
-            # the ~2-5 ms prediction instead of paying for it on every bind.
+    def _predict_uncached(cls, env: Any, device_ir: Any) -> BindPrediction | None:
+        # Room for the pick plus top_k - 1 configs that Helion does not seed itself.
+        return cls.ranked(env, device_ir, cls._top_k + _HELION_SEED_ROOM)
+
+    @classmethod
+    def confident(cls, bound: BindPrediction | None) -> bool:
+        """Whether the pick clears the promotion threshold for its kernel."""
+        if bound is None or not bound.prediction.configs:
             return False
-        pred = cls._prediction(env, device_ir)
-        if pred is None or not pred.configs:
-            return False
+        pred, bundle = bound.prediction, cls._predictor.bundle
         threshold = bundle.threshold_for(pred.kernel_key)
         if not pred.confidence >= threshold:  # NaN confidence abstains too
-            log.debug("%s: abstain, confidence %.3f < threshold %.3f (%s)", cls.name,
+            log.debug("%s: no promotion, confidence %.3f < threshold %.3f (%s)", cls.name,
                       pred.confidence, threshold,
                       "a kernel of the training logs" if bundle.knows(pred.kernel_key)
                       else f"kernel {pred.kernel_key!r} is not in the training logs")
@@ -147,13 +209,20 @@ class LearnedHeuristicBase(AutotunerHeuristic):
         return True
 
     @classmethod
+    def is_eligible(cls, env: Any, device_ir: Any) -> bool:
+        # Ungated: the model seeds whenever it can rank this kernel on this hardware.
+        bound = cls._prediction(env, device_ir)
+        return bound is not None and bool(bound.prediction.configs)
+
+    @classmethod
     def get_seed_configs(cls, env: Any, device_ir: Any) -> list[Any] | None:
         import helion
 
-        pred = cls._prediction(env, device_ir)
-        if pred is None or not pred.configs:
+        bound = cls._prediction(env, device_ir)
+        if bound is None or not bound.prediction.configs:
             return None
-        return [helion.Config(**cfg) for cfg in pred.configs]
+        seeds = seeds_without_helions(env, bound.prediction.configs, bound.helion, cls._top_k)
+        return [helion.Config(**cfg) for cfg in seeds]
 
     @classmethod
     def get_seed_config(cls, env: Any, device_ir: Any) -> Any:
@@ -164,10 +233,13 @@ class LearnedHeuristicBase(AutotunerHeuristic):
     def should_promote(cls, env: Any) -> bool:
         # Runs outside Helion's try/except: must never raise.
         try:
-            if not cls._promote:
+            if not cls._promote or getattr(env.settings, "disable_autotuner_heuristics", False):
                 return False
             hw = resolve_hardware(env, cls._target)
-            return hw is not None and cls._predictor.bundle.matches(hw)
+            if hw is None or not cls._predictor.bundle.matches(hw):
+                return False
+            # Helion asks only after this bind's get_seed_configs: the prediction is cached.
+            return cls.confident(cls._cache.get(env))
         except Exception as e:
             log.debug("%s: should_promote failed: %s", cls.name, describe_error(e))
             return False
@@ -177,19 +249,21 @@ class LearnedHeuristicBase(AutotunerHeuristic):
         return frozenset()  # runs outside Helion's try/except; we need no extra facts
 
 
-def make_heuristic(bundle: ModelBundle, *, target: HardwareFacts | None = None, top_k: int = 1,
-                   promote: bool = False,
+def make_heuristic(bundle: ModelBundle, *, target: HardwareFacts | None = None,
+                   top_k: int = DEFAULT_TOP_K, promote: bool = True,
                    threshold: float | None = None) -> type[LearnedHeuristicBase]:
     """A fresh ``AutotunerHeuristic`` subclass bound to ``bundle`` (named like ``learned_triton_sm90``).
 
-    ``threshold`` overrides the bundle's calibrated ones, for kernels of its training logs and
-    for the others alike (0 = always seed; > 1 = never).
+    ``threshold`` overrides the bundle's calibrated promotion thresholds, for kernels of its
+    training logs and for the others alike (0 = always promote; > 1 = never). Seeding is
+    never gated.
     """
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
     if threshold is not None:
         if math.isnan(float(threshold)):  # NaN would never block: `confidence < nan` is False
-            raise ValueError("threshold must be a number (0 = always seed, > 1 = never), got NaN")
+            raise ValueError("threshold must be a number (0 = always promote, > 1 = never), "
+                             "got NaN")
         # One threshold for every kernel, seen in training or not.
         bundle = dataclasses.replace(bundle, threshold=float(threshold), unseen_threshold=None)
     attrs: dict[str, Any] = {

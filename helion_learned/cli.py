@@ -242,7 +242,8 @@ class InspectCommand(Command):
                          f"{t['compute_capability'][1]}"
                          + (f" ({', '.join(t['devices'])} only)" if t.get("devices") else "")
                          for t in bundle.targets]),
-            ("threshold", bundle.threshold), ("within", bundle.within),
+            ("promotion threshold", bundle.threshold), ("within", bundle.within),
+            ("gate", _gate_text(meta.get("gate"), bundle.within)),
             ("threshold, kernels not in the logs", "same" if bundle.unseen_threshold is None
              else bundle.unseen_threshold),
             ("known kernels", len(bundle.known_kernels) if bundle.known_kernels else None),
@@ -269,6 +270,14 @@ class InspectCommand(Command):
         return 0
 
 
+def _gate_text(gate: dict[str, Any] | None, within: float) -> str:
+    """What the bundle's confidence predicts (bundles before the fallback gate: within X%)."""
+    if not gate:
+        return f"P(pick within {within:.0%} of the best known)"
+    return (f"P(pick not slower than Helion's default by > {gate['margin']:.0%}); fired picks "
+            f"> {gate['slowdown_limit']:.0%} slower at most the wrong-pick budget")
+
+
 class ExecCommand(Command):
     name = "exec"
     help = "run a Python script with learned seeding installed (whole-program switch)"
@@ -276,11 +285,15 @@ class ExecCommand(Command):
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("--target", help="GPU to predict for (sm90, h100, ...); default: live device")
         p.add_argument("--model", action="append", help="bundle dir (repeatable); default: shipped")
-        p.add_argument("--top-k", type=int, default=1)
-        p.add_argument("--promote", action="store_true",
-                       help="also use the pick as Helion's default config (autotune off)")
+        from .adapter import DEFAULT_TOP_K
+
+        p.add_argument("--top-k", type=int, default=DEFAULT_TOP_K,
+                       help=f"learned seeds handed to the autotuner (default {DEFAULT_TOP_K})")
+        p.add_argument("--no-promote", dest="promote", action="store_false",
+                       help="never make a confident pick Helion's default config (autotune "
+                            "off then runs Helion's own default)")
         p.add_argument("--threshold", type=float,
-                       help="override the bundle's calibrated confidence threshold")
+                       help="override the bundle's calibrated promotion threshold")
         p.add_argument("script")
         p.add_argument("script_args", nargs=argparse.REMAINDER)
 

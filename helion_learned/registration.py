@@ -1,9 +1,17 @@
 """Register helion_learned's heuristics with Helion (and take them out again).
 
 Helion 1.5 has no plugin hook: heuristics live in the tuple ``HEURISTICS_BY_BACKEND[backend]``,
-read at call time. ``install()`` appends ours (so a confident learned seed's promotion wins over a
-built-in one) and is idempotent; ``uninstall()`` restores the tuples. Install before the first call
-of a kernel, or call ``kernel.reset()``: Helion caches bound kernels.
+read at call time. ``install()`` appends ours (so a confident learned pick's promotion wins over a
+built-in one), registers the learned searches in ``helion.autotuner.search_algorithms``
+(:mod:`.search`), and is idempotent; ``uninstall()`` restores both. Install before the first
+call of a kernel, or call ``kernel.reset()``: Helion caches bound kernels.
+
+What ``install()`` does by default, on hardware a bundle was trained for:
+* autotune on: the model's top 4 (the pick, then configs Helion does not seed itself) join the
+  search's initial population, whatever the confidence;
+* autotune off: the pick becomes Helion's default config where the calibrated confidence that it
+  is not slower than Helion's own default clears the bundle's threshold (``promote=False`` opts
+  out); elsewhere Helion's default runs as before.
 
 Environment switches:
 * ``HELION_LEARNED_DISABLE=1`` makes ``install()`` a no-op (Helion's own
@@ -25,6 +33,8 @@ from typing import ClassVar
 from helion._compiler import autotuner_heuristics as ah
 from helion._compiler.autotuner_heuristics.registry import AutotunerHeuristic
 
+from . import search
+from .adapter import DEFAULT_TOP_K
 from .adapter import describe_error
 from .adapter import make_heuristic
 from .features import sidecar
@@ -114,9 +124,11 @@ def _is_ours(h: type) -> bool:
 
 
 def uninstall() -> None:
-    """Remove every helion_learned heuristic from Helion's registry. Safe to call twice."""
+    """Remove every helion_learned heuristic and search from Helion's registries. Safe to call
+    twice."""
     for backend, heuristics in list(ah.HEURISTICS_BY_BACKEND.items()):
         ah.HEURISTICS_BY_BACKEND[backend] = tuple(h for h in heuristics if not _is_ours(h))
+    search.unregister()
 
 
 def _load_bundles(model_dirs: Sequence[str | os.PathLike[str]] | None,
@@ -142,21 +154,24 @@ def _load_bundles(model_dirs: Sequence[str | os.PathLike[str]] | None,
 
 def install(*, target: str | HardwareFacts | None = None,
             model_dirs: Sequence[str | os.PathLike[str]] | None = None,
-            backends: Sequence[str] = BACKENDS, top_k: int = 1, promote: bool = False,
+            backends: Sequence[str] = BACKENDS, top_k: int = DEFAULT_TOP_K, promote: bool = True,
             threshold: float | None = None, record_facts: bool = True,
-            seed: bool = True) -> list[type[AutotunerHeuristic]]:
+            seed: bool = True, searches: bool = True) -> list[type[AutotunerHeuristic]]:
     """Register learned heuristics (and the facts recorder) with Helion. Idempotent.
 
     target: GPU to predict for (``"sm90"``, ``"h100"``, a HardwareFacts); default: the live device,
         or ``$HELION_LEARNED_TARGET``.
     model_dirs: bundle directories; default: the bundles shipped with this package.
-    top_k: ranked seeds handed to the autotuner (the first is the pick).
-    promote: also make the pick Helion's default config (used when autotuning is off).
-    threshold: override the bundle's calibrated confidence thresholds (0 = seed whenever the
-        hardware matches; the calibrated defaults keep wrong fired picks within their budget:
-        one for kernels of the training logs, one, from leave-family-out outcomes, for others).
+    top_k: ranked seeds handed to the autotuner (the first is the pick; the others are configs
+        Helion's own heuristics do not seed). Seeding is not gated by the confidence.
+    promote: make a confident pick Helion's default config (what runs with autotuning off).
+    threshold: override the bundle's calibrated promotion thresholds (0 = promote whenever the
+        hardware matches, > 1 = never; the calibrated defaults keep fired picks more than 5 %
+        slower than Helion's default within their budget: one for kernels of the training
+        logs, one, from leave-family-out outcomes, for others).
     record_facts: write ``<autotune_log>.facts.jsonl`` when Helion's autotune logging is on.
     seed: install the learned heuristics (False: only record facts, e.g. for data collection).
+    searches: register the learned search algorithms (``HELION_AUTOTUNER=LearnedTopKSearch``).
     """
     uninstall()
     if os.environ.get(DISABLE_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
@@ -164,6 +179,8 @@ def install(*, target: str | HardwareFacts | None = None,
         return []
     hw = resolve_target(target)
     installed: list[type[AutotunerHeuristic]] = []
+    if searches:
+        search.register()
     if seed:
         for bundle in _load_bundles(model_dirs, backends):
             if bundle.backend not in ah.HEURISTICS_BY_BACKEND:
@@ -176,8 +193,8 @@ def install(*, target: str | HardwareFacts | None = None,
                 *ah.HEURISTICS_BY_BACKEND[bundle.backend], heuristic)
             installed.append(heuristic)
             b = heuristic._predictor.bundle
-            log.debug("helion_learned: installed %s for Helion backend %r (threshold %.3f; "
-                      "kernels not in its logs: %s) from %s", heuristic.name, bundle.backend,
+            log.debug("helion_learned: installed %s for Helion backend %r (promotion "
+                      "threshold %.3f; kernels not in its logs: %s) from %s", heuristic.name, bundle.backend,
                       b.threshold, "same" if b.unseen_threshold is None
                       else f"{b.unseen_threshold:.3f}", bundle.path)
     if record_facts:

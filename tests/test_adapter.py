@@ -78,24 +78,65 @@ def test_fires_on_other_kernel_families(confident_bundle: Path, kernel, args) ->
     assert len(cs.compiler_seed_configs) >= 1
 
 
-def test_abstains_below_threshold(shy_bundle: Path) -> None:
-    helion_learned.install(target="sm90", model_dirs=[shy_bundle], threshold=0.999999)
+def _learned_seeds(heuristic, bound) -> list[dict]:
+    """The configs our heuristic handed Helion for this bind (in Helion's seed list)."""
+    return [dict(c.config) for c in heuristic.get_seed_configs(bound.env, None) or []]
+
+
+def test_seeds_without_promotion_confidence(shy_bundle: Path) -> None:
+    # Seeding is ungated: a confidence that never reaches the threshold still seeds the top-k
+    # (deduplicated against Helion's own seeds), but the pick is not promoted.
+    (heuristic, *_) = helion_learned.install(target="sm90", model_dirs=[shy_bundle])
+    bound, cs = _bind(K.matmul, _matmul_args())
+    assert "learned_triton_sm90" in cs.autotuner_heuristics
+    cached = heuristic._cache[bound.env]
+    assert not heuristic.confident(cached)
+    ours = [dict(s.config) for s in heuristic.get_seed_configs(bound.env, None)]
+    assert len(ours) == helion_learned.adapter.DEFAULT_TOP_K
+    seeds = [dict(s.config) for s in cs.compiler_seed_configs]
+    assert all(any(_same_decisions(o, s) for s in seeds) for o in ours), (ours, seeds)
+    assert cs.compiler_default_config is None  # nothing promoted on CPU: Helion's default runs
+    gen = cs.create_config_generation()
+    keys = [repr(gen.canonicalize_flat(gen.flatten(helion.Config(**c)))[0]) for c in ours]
+    assert len(set(keys)) == len(keys)  # no seed twice
+    helion_keys = {repr(gen.canonicalize_flat(gen.flatten(helion.Config(**c)))[0])
+                   for c in cached.helion}
+    assert not set(keys[1:]) & helion_keys  # slots after the pick go to configs Helion lacks
+
+
+def _same_decisions(ours: dict, seed: dict) -> bool:
+    return all(seed.get(k) == v for k, v in ours.items())
+
+
+def test_promotes_only_when_confident(confident_bundle: Path, shy_bundle: Path) -> None:
+    (heuristic, *_) = helion_learned.install(target="sm90", model_dirs=[confident_bundle])
+    bound, cs = _bind(K.matmul, _matmul_args())
+    pick = heuristic._cache[bound.env].prediction.configs[0]
+    assert cs.compiler_default_config is not None
+    assert _same_decisions(pick, dict(cs.compiler_default_config.config))
+    assert _same_decisions(pick, dict(cs.default_config().config))  # autotune off runs the pick
+    # promote=False opts out: same seeds, nothing promoted.
+    K.matmul.reset()
+    helion_learned.install(target="sm90", model_dirs=[confident_bundle], promote=False)
     _, cs = _bind(K.matmul, _matmul_args())
-    assert "learned_triton_sm90" not in cs.autotuner_heuristics
+    assert "learned_triton_sm90" in cs.autotuner_heuristics
+    assert cs.compiler_default_config is None
+    # A threshold above the confidence (install(threshold=...) overrides the bundle's).
+    K.matmul.reset()
+    helion_learned.install(target="sm90", model_dirs=[confident_bundle], threshold=1.01)
+    _, cs = _bind(K.matmul, _matmul_args())
+    assert "learned_triton_sm90" in cs.autotuner_heuristics
+    assert cs.compiler_default_config is None
 
 
-def test_unreachable_threshold_abstains_without_predicting(shy_bundle: Path) -> None:
-    # threshold 1.01 (calibration found none within budget): no prediction cost on any bind.
+def test_every_bind_on_matching_hardware_predicts(shy_bundle: Path) -> None:
+    # The threshold gates only promotion now, so even an unreachable one predicts (and seeds).
     (heuristic, *_) = helion_learned.install(target="sm90", model_dirs=[shy_bundle])
     calls: list[int] = []
     original = heuristic._predictor.predict
     heuristic._predictor.predict = lambda *a, **k: calls.append(1) or original(*a, **k)
     _, cs = _bind(K.matmul, _matmul_args())
-    assert "learned_triton_sm90" not in cs.autotuner_heuristics and calls == []
-    helion_learned.install(target="sm90", model_dirs=[shy_bundle], threshold=0.0)
-    K.matmul.reset()
-    _, cs = _bind(K.matmul, _matmul_args())  # same bundle, reachable threshold: it predicts
-    assert "learned_triton_sm90" in cs.autotuner_heuristics
+    assert "learned_triton_sm90" in cs.autotuner_heuristics and calls == [1]  # once per bind
 
 
 def test_abstains_on_other_hardware(confident_bundle: Path) -> None:

@@ -104,3 +104,50 @@ def test_vs_default_counts_picks_beyond_five_percent_either_way() -> None:
     text = vs_default_text({"leave_shape_out": {"vs_default": v}})[0]
     assert "slower by more than 5.0% on 1 of 4 workloads, faster by more than that on 1" in text
     assert vs_default_text({"leave_shape_out": {}}) == []
+
+
+@pytest.fixture(scope="module")
+def outcomes_with_fallback() -> list:
+    from helion_learned.training.origins import load_origins
+
+    files = [H100 / f"{b}.csv.gz" for b in
+             sorted({p.name.split(".")[0] for p in H100.glob("shard*.csv.gz")})[:10]]
+    logset = load_logs(files)
+    ds = build_dataset(logset, origins=load_origins(logset.files))
+    return group_outcomes(ds, oof_scores(ds, "leave_shape_out", SMALL, experts=False))
+
+
+def test_the_gate_is_measured_against_helions_default(outcomes_with_fallback) -> None:
+    from helion_learned.models.calibration import DEFAULT_GATE
+
+    known = [o for o in outcomes_with_fallback if o.rel_fallback == o.rel_fallback]
+    assert len(known) >= 0.9 * len(outcomes_with_fallback)  # the collector tags the default
+    for o in known:  # safe: not > 5 % slower than the default; gate_hit: not > 2 % slower
+        assert o.safe == (o.rel_pick * (1 + DEFAULT_GATE.slowdown_limit) >= o.rel_fallback)
+        assert o.gate_hit == (o.rel_pick * (1 + DEFAULT_GATE.margin) >= o.rel_fallback)
+    # A pick far from the best can still be a win over the default (the old gate's miss).
+    assert any(o.safe and not o.hit for o in known)
+
+
+def test_delivered_is_what_autotune_off_gets(outcomes_with_fallback) -> None:
+    outcomes = [o for o in outcomes_with_fallback if o.rel_fallback == o.rel_fallback]
+    safe = np.array([o.safe for o in outcomes])
+    fallback = np.array([o.rel_fallback for o in outcomes])
+    picks = np.array([o.rel_pick for o in outcomes])
+    # No wrong-pick budget: the threshold is the lowest safe pick's confidence.
+    knows = held_out_threshold(outcomes, safe + 0.01 * np.arange(len(safe)) / len(safe),
+                               wrong_budget=0.0, repeats=4, fallback=fallback)
+    d = knows["delivered"]
+    assert set(d) == {"autotune_off_geomean", "autotune_off_worst",
+                      "slower_than_default_5pct_share", "coverage"}
+    # Fired only on safe picks, the default elsewhere: never > 5 % slower than the default,
+    # and at least as fast overall as the default alone.
+    assert d["slower_than_default_5pct_share"] == 0.0
+    default_geomean = math.exp(np.mean(np.log(fallback)))
+    assert d["autotune_off_geomean"] >= default_geomean * 0.999
+    assert d["autotune_off_worst"] >= float(np.min(np.minimum(picks, fallback)))
+    assert d["coverage"] == knows["coverage"] > 0
+    # A confidence that inverts it fires on unsafe picks first: some are > 5 % slower.
+    inverted = held_out_threshold(outcomes, 1.0 - safe, wrong_budget=1.0, repeats=2,
+                                  fallback=fallback)
+    assert inverted["delivered"]["slower_than_default_5pct_share"] > 0

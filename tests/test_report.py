@@ -126,7 +126,8 @@ def test_write_report(tmp_path: Path, with_lfo: bool) -> None:
                                     "max_slowdown": 1.25, "held_out_precision": None,
                                     "held_out_coverage": None, "held_out_max_slowdown": None,
                                     "behind_gate_geomean": None,
-                                    "held_out_behind_gate_geomean": None}
+                                    "held_out_behind_gate_geomean": None,
+                                    "not_slower_share": None, "held_out_not_slower_share": None}
     assert summary["vs_helion_default"] == {}  # this hand-built result has no groups to compare
     assert summary["baselines"]["helion_default"] == {"geomean": 0.55}
     assert summary["baselines"]["nearest_neighbour"] == {"geomean": None}

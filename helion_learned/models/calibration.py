@@ -1,4 +1,10 @@
-"""Confidence: a calibrated probability that the model's pick is within X% of the group's best.
+"""Confidence: a calibrated probability that the model's pick is not slower than the fallback.
+
+The fallback is what runs when the gate abstains: Helion's default config with autotuning off (its
+promoted heuristic seed, else the fragment defaults). The question a user needs answered is "is
+the pick faster than what I get if you stay silent?", not "is it within X% of the best known?":
+a pick at 0.92 of best where Helion's default sits at 0.40 is a large win. See :class:`GateSpec`.
+Bundles trained before the fallback gate (``metadata.gate`` absent) predict "within X% of best".
 
 Inputs are statistics of the candidate scores (how far the top pick stands out), defined once here
 and used by training and by the adapter. The calibrator is a logistic regression stored as plain
@@ -12,6 +18,34 @@ import math
 from typing import Any
 
 import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class GateSpec:
+    """What the gate's confidence predicts and what its wrong-pick budget counts.
+
+    ``margin``: the calibrator learns P(pick not slower than the fallback by more than this).
+    ``slowdown_limit``: a fired pick is wrong when it is slower than the fallback by more than
+    this; the threshold is the lowest whose fired picks are wrong at most ``wrong_budget`` of
+    the time on held-out groups. Where a log does not say which config is the fallback (logs
+    without the collector's origins), both fall back to "within X% of the best".
+    """
+
+    margin: float = 0.02
+    slowdown_limit: float = 0.05
+
+    @staticmethod
+    def not_slower(rel_pick: float, rel_fallback: float, by: float, otherwise: bool) -> bool:
+        if rel_fallback != rel_fallback:  # NaN: no known fallback
+            return otherwise
+        return bool(rel_pick >= rel_fallback / (1.0 + by))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": "fallback", **dataclasses.asdict(self)}
+
+
+DEFAULT_GATE = GateSpec()
+
 
 # No candidate-count features: offline groups and bind-time grids differ in size.
 CONFIDENCE_FEATURES = ("top1", "gap12", "gap_top5", "gap_median", "spread")
@@ -78,7 +112,7 @@ class ConfidenceCalibrator:
 @dataclasses.dataclass(frozen=True)
 class ThresholdChoice:
     threshold: float
-    precision: float  # share of fired picks that are within X% of best
+    precision: float  # share of fired picks that are right (the ``hits`` it was chosen on)
     coverage: float  # share of groups where the heuristic fires
     n_groups: int
 

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 
 from ..features.feasibility import ranked_subset
+from ..models.calibration import DEFAULT_GATE
+from ..models.calibration import GateSpec
 from ..models.calibration import confidence_features
 from ..models.kernel_experts import KernelExperts
 from ..models.ranker import CostModel
@@ -186,9 +188,18 @@ class GroupOutcome:
     # The pick among the configs of the kinds the adapter ranks at bind time (our grid and
     # Helion's own configs; not random ones): NaN when the log has no origins.
     rel_bind_pick: float = math.nan
+    # What runs when the gate abstains: Helion's default with autotuning off (its promoted
+    # heuristic seed, else the fragment defaults); NaN when the log does not say which it is.
+    rel_fallback: float = math.nan
+    # The gate's labels (models.calibration.GateSpec): the pick is not slower than the fallback
+    # by more than the margin (what the confidence predicts) / the slowdown limit (what the
+    # threshold's wrong-pick budget counts). Without a known fallback both are ``hit``.
+    gate_hit: bool = False
+    safe: bool = False
 
 
-def group_outcomes(ds: Dataset, scores: np.ndarray, *, within: float = 0.05) -> list[GroupOutcome]:
+def group_outcomes(ds: Dataset, scores: np.ndarray, *, within: float = 0.05,
+                   gate: GateSpec = DEFAULT_GATE) -> list[GroupOutcome]:
     from scipy.stats import kendalltau
 
     out = []
@@ -206,13 +217,22 @@ def group_outcomes(ds: Dataset, scores: np.ndarray, *, within: float = 0.05) -> 
         rel = group.rel
         tau = kendalltau(s, rel).statistic if len(rel) > 2 else math.nan
         bind = np.intersect1d(np.flatnonzero([bind_time_kind(o) for o in group.origins]), ranked)
+        hit = bool(rel[pick] >= 1 / (1 + within))
+        fallback = origin_rel(group, FALLBACK_TAG)
         out.append(GroupOutcome(
             group=gi, family=group.family, pick=pick, rel_pick=float(rel[pick]),
             rel_top5=float(np.max(rel[order[:5]])), kendall_tau=float(tau),
-            conf_features=confidence_features(s[ranked]), hit=bool(rel[pick] >= 1 / (1 + within)),
+            conf_features=confidence_features(s[ranked]), hit=hit,
             rel_bind_pick=float(rel[bind[np.argmax(s[bind])]]) if bind.size else math.nan,
+            rel_fallback=fallback,
+            gate_hit=gate.not_slower(float(rel[pick]), fallback, gate.margin, hit),
+            safe=gate.not_slower(float(rel[pick]), fallback, gate.slowdown_limit, hit),
         ))
     return out
+
+
+# The origin tag of the config Helion runs with autotuning off (training.origins).
+FALLBACK_TAG = "helion_effective_default"
 
 
 _BIND_TIME_TAGS = {"grid", "default", "helion_default", "helion_effective_default",

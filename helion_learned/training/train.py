@@ -13,6 +13,7 @@ import numpy as np
 
 from ..features.feasibility import SMEM_OVER_CAPACITY_LIMIT
 from ..models.bundle import ModelBundle
+from ..models.calibration import DEFAULT_GATE
 from ..models.calibration import ConfidenceCalibrator
 from ..models.calibration import ThresholdChoice
 from ..models.calibration import choose_threshold
@@ -35,13 +36,14 @@ GATE_FAMILY_FOLDS = 7
 
 def cross_fitted_confidence(outcomes: list[GroupOutcome], *, n_splits: int = 5,
                             seed: int = 0) -> np.ndarray:
-    """Confidence for each outcome from a calibrator that never saw that outcome's group."""
+    """Confidence for each outcome from a calibrator that never saw that outcome's group (the
+    calibrator learns ``gate_hit``: the pick is not slower than the fallback by the margin)."""
     n = len(outcomes)
     conf = np.full(n, np.nan)
     if n == 0:
         return conf
     F = np.stack([o.conf_features for o in outcomes])
-    hits = np.array([o.hit for o in outcomes])
+    hits = np.array([o.gate_hit for o in outcomes])
     rng = np.random.default_rng(seed)
     fold = rng.permutation(n) % max(2, min(n_splits, n))
     for f in np.unique(fold):
@@ -54,13 +56,17 @@ def cross_fitted_confidence(outcomes: list[GroupOutcome], *, n_splits: int = 5,
 
 
 def fired_summary(outcomes: list[GroupOutcome], fired: np.ndarray) -> dict[str, float]:
-    """Coverage, precision and max slowdown of the picks a gate fires on (``fired``: one bool
-    per outcome). Nothing fired: precision and max slowdown NaN; a failed pick fired: inf."""
+    """Coverage, precision (fired picks within X% of the best), ``not_slower_share`` (fired
+    picks not slower than the fallback by more than the gate's limit: what the threshold's
+    budget bounds) and max slowdown vs the best of the picks a gate fires on (``fired``: one
+    bool per outcome). Nothing fired: shares and max slowdown NaN; a failed pick fired: inf."""
     fired = np.asarray(fired, dtype=bool)
     hits = np.array([o.hit for o in outcomes], dtype=bool)
+    safe = np.array([o.safe for o in outcomes], dtype=bool)
     worst = min((o.rel_pick for o, f in zip(outcomes, fired, strict=True) if f), default=None)
     return {"coverage": float(fired.mean()) if fired.size else 0.0,
             "precision": float(hits[fired].mean()) if fired.any() else math.nan,
+            "not_slower_share": float(safe[fired].mean()) if fired.any() else math.nan,
             "max_slowdown": (math.nan if worst is None
                              else math.inf if worst <= 0 else 1.0 / worst)}
 
@@ -112,9 +118,9 @@ def _unseen_kernel_gate(ds: Dataset, params: dict[str, Any], calibrator: Confide
                         experts=experts, progress=progress, fold_list=fold_list)
     outcomes = group_outcomes(ds, scores, within=within)
     conf = calibrator.predict(np.stack([o.conf_features for o in outcomes]))
-    hits = np.array([o.hit for o in outcomes])
+    safe = np.array([o.safe for o in outcomes])
     # Never a lower bar than known kernels get: with few fired picks the choice is noisy.
-    unseen = max(choose_threshold(conf, hits, wrong_budget=wrong_budget).threshold, threshold)
+    unseen = max(choose_threshold(conf, safe, wrong_budget=wrong_budget).threshold, threshold)
     # unseen_at_main_*: what the known-kernel threshold alone would do on those kernels.
     metrics = {f"{prefix}_{k}": v
                for prefix, limit in (("unseen_threshold", unseen),
@@ -169,7 +175,9 @@ def train_bundle(ds: Dataset, *, backend: str | None = None, params: dict[str, A
                  seed: int = 0, experts: bool | None = None, progress: Progress | None = None,
                  fit_final: Callable[[dict[str, Any]], CostModel] | None = None) -> TrainResult:
     """Fit the cost model on everything; calibrate confidence and pick the threshold on held-out
-    groups (leave-shape-out CV), so at most ``wrong_budget`` of fired picks miss ``within``.
+    groups (leave-shape-out CV), so at most ``wrong_budget`` of fired picks are slower than
+    Helion's default by more than the gate's limit (models.calibration.GateSpec; "within
+    ``within`` of the best" where the logs do not say which config is Helion's default).
 
     ``experts``: fit per-kernel experts (models.kernel_experts) too; None (auto): only if they
     raise the leave-shape-out geomean in this CV (on 36 cute workloads they lower it).
@@ -194,9 +202,13 @@ def train_bundle(ds: Dataset, *, backend: str | None = None, params: dict[str, A
                                                progress=fold_progress)
     experts = expert_choice["used"]
     conf = cross_fitted_confidence(outcomes, seed=seed)
-    choice = choose_threshold(conf, np.array([o.hit for o in outcomes]), wrong_budget=wrong_budget)
+    # The gate (models.calibration.GateSpec): the confidence predicts "the pick is not slower
+    # than Helion's default by more than the margin"; the threshold is the lowest at which at
+    # most wrong_budget of fired picks are slower than it by more than the slowdown limit.
+    choice = choose_threshold(conf, np.array([o.safe for o in outcomes]),
+                              wrong_budget=wrong_budget)
     calibrator = ConfidenceCalibrator().fit(np.stack([o.conf_features for o in outcomes]),
-                                            np.array([o.hit for o in outcomes]))
+                                            np.array([o.gate_hit for o in outcomes]))
 
     def family_progress(i: int, n: int) -> None:
         if progress:
@@ -245,6 +257,10 @@ def train_bundle(ds: Dataset, *, backend: str | None = None, params: dict[str, A
                                                        np.isfinite(g.perf_ms).tolist())
                                for g in ds.groups)},
         "wrong_budget": wrong_budget,
+        # What the confidence means (the adapter and `inspect` read it; absent: within X% of
+        # the best, bundles before the fallback gate).
+        "gate": {**DEFAULT_GATE.to_dict(), "fallback_known_share": float(np.mean(
+            [o.rel_fallback == o.rel_fallback for o in outcomes])) if outcomes else 0.0},
         "train_seconds": seconds,
         "versions": _versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ...models.bundle import ModelBundle
+from ...models.calibration import DEFAULT_GATE
 from ...models.calibration import choose_threshold
 from ...models.kernel_experts import EXPERT_PARAMS
 from ...models.kernel_experts import EXPERT_WEIGHT
@@ -45,7 +46,7 @@ def _group_rows(ds: Dataset, outcomes: list[GroupOutcome], conf: np.ndarray,
         rows.append({
             "run_id": g.run_id, "family": g.family, "input_shapes": g.input_shapes,
             "dtypes": g.dtypes, "hardware": g.hardware, "n_configs": len(g.configs),
-            "best_ms": g.best_ms, "confidence": float(c), "hit": o.hit,
+            "best_ms": g.best_ms, "confidence": float(c), "hit": o.hit, "safe": o.safe,
             "kendall_tau": o.kendall_tau, "top5": o.rel_top5,
             "pick": g.configs[o.pick],
             "rel": {
@@ -168,8 +169,11 @@ def held_out_threshold(outcomes: list[GroupOutcome], conf: np.ndarray, *, wrong_
 
     ``fallback``: per workload, the relative speed of what runs where the gate abstains
     (Helion's default); adds ``behind_gate_geomean``, the mean over the splits of the geomean a
-    user gets (the pick where the gate fires, the fallback elsewhere)."""
+    user gets (the pick where the gate fires, the fallback elsewhere), and ``delivered``: that
+    geomean, the worst workload over all splits, and the share of workloads where it is more
+    than the gate's slowdown limit slower than the fallback (mean over the splits)."""
     hits = np.array([o.hit for o in outcomes], dtype=bool)
+    safe = np.array([o.safe for o in outcomes], dtype=bool)
     n = len(outcomes)
     if n < n_splits:
         return {"precision": math.nan, "coverage": math.nan, "max_slowdown": math.nan,
@@ -177,24 +181,35 @@ def held_out_threshold(outcomes: list[GroupOutcome], conf: np.ndarray, *, wrong_
     rng = np.random.default_rng(seed)
     times_fired = np.zeros(n, dtype=int)  # per workload, over all splits
     picks = np.array([o.rel_pick for o in outcomes])
-    gated_geomeans = []
+    gated_geomeans, gated_worst, slower_shares = [], [], []
+    slow = 1.0 + DEFAULT_GATE.slowdown_limit
     for _ in range(repeats):
         fold = rng.permutation(n) % n_splits
         fired = np.zeros(n, dtype=bool)
         for f in range(n_splits):
             test = fold == f
-            limit = choose_threshold(conf[~test], hits[~test], wrong_budget=wrong_budget).threshold
+            limit = choose_threshold(conf[~test], safe[~test], wrong_budget=wrong_budget).threshold
             fired |= test & (conf >= limit)
         times_fired += fired
         if fallback is not None:
-            gated_geomeans.append(summarize(np.where(fired, picks, fallback))["geomean"])
+            gated = np.where(fired, picks, fallback)
+            gated_geomeans.append(summarize(gated)["geomean"])
+            gated_worst.append(float(np.nanmin(gated)))
+            known = fallback == fallback
+            slower_shares.append(float(np.mean(gated[known] < fallback[known] / slow))
+                                 if known.any() else math.nan)
     total = int(times_fired.sum())
     out = {"precision": int(times_fired[hits].sum()) / total if total else math.nan,
+           "not_slower_share": int(times_fired[safe].sum()) / total if total else math.nan,
            "coverage": total / (n * repeats),
            "max_slowdown": fired_summary(outcomes, times_fired > 0)["max_slowdown"],
            "n_fired": total, "repeats": repeats}
     if gated_geomeans:
         out["behind_gate_geomean"] = float(np.mean(gated_geomeans))
+        out["delivered"] = {"autotune_off_geomean": float(np.mean(gated_geomeans)),
+                            "autotune_off_worst": float(np.min(gated_worst)),
+                            "slower_than_default_5pct_share": float(np.mean(slower_shares)),
+                            "coverage": out["coverage"]}
     return out
 
 
@@ -202,9 +217,9 @@ def _protocol_result(ds: Dataset, outcomes: list[GroupOutcome], conf: np.ndarray
                      nn: dict[int, float], *, wrong_budget: float,
                      fixed_threshold: float | None = None,
                      per_group_threshold: np.ndarray | None = None) -> dict[str, Any]:
-    hits = np.array([o.hit for o in outcomes], dtype=bool)
+    safe = np.array([o.safe for o in outcomes], dtype=bool)
     if fixed_threshold is None:
-        choice = choose_threshold(conf, hits, wrong_budget=wrong_budget)
+        choice = choose_threshold(conf, safe, wrong_budget=wrong_budget)
         threshold = choice.threshold
     else:
         threshold = fixed_threshold
@@ -232,8 +247,11 @@ def _protocol_result(ds: Dataset, outcomes: list[GroupOutcome], conf: np.ndarray
                                                fallback=fallback)}
                if fixed_threshold is None else {}),
         },
-        "curve": _threshold_curve(conf, hits),
-        "calibration": _calibration_bins(conf, hits),
+        # The gate's own terms: fired picks not slower than the fallback beyond its limit, and
+        # how often what the confidence predicts (not slower beyond the margin) came true.
+        "curve": _threshold_curve(conf, safe),
+        "calibration": _calibration_bins(conf, np.array([o.gate_hit for o in outcomes],
+                                                        dtype=bool)),
         "groups": rows,
     })
     return result

@@ -21,11 +21,14 @@ def unseen_gate_text(gate: dict[str, Any] | None) -> str | None:
 
     def fired(prefix: str, verb: str) -> str:
         cov, prec = gate.get(f"{prefix}_coverage"), gate.get(f"{prefix}_precision")
-        slow = gate.get(f"{prefix}_max_slowdown")
+        slow, safe = gate.get(f"{prefix}_max_slowdown"), gate.get(f"{prefix}_not_slower_share")
         if not _ok(cov) or cov == 0:
             return f"{verb} on none of their workloads"
         worst = f", the worst fired pick {float(slow):.2f}× the best time" if _ok(slow) else ""
-        return f"{verb} on {pct(cov)} of their workloads, {pct(prec)} of them hits{worst}"
+        kept = (f"{pct(safe)} of them not more than 5 % slower than Helion's default, "
+                if _ok(safe) else "")
+        return (f"{verb} on {pct(cov)} of their workloads, {kept}{pct(prec)} within 5 % of "
+                f"the best{worst}")
 
     # Bundles before unseen_gate_family_folds held each family out alone.
     n_folds, n_families = gate.get("unseen_gate_family_folds"), gate.get("unseen_gate_families")
@@ -47,8 +50,11 @@ def held_out_gate_text(primary: tuple[str | None, Mapping[str, Any] | None]) -> 
     if not held.get("n_fired"):
         fired = "it fires on none of them"
     else:
-        fired = (f"it fires on {pct(held.get('coverage'))} of them, "
-                 f"{pct(held.get('precision'))} of those hits, the worst fired pick "
+        safe = held.get("not_slower_share")
+        kept = (f"{pct(safe)} of those not more than 5 % slower than Helion's default, "
+                if _ok(safe) else "")
+        fired = (f"it fires on {pct(held.get('coverage'))} of them, {kept}"
+                 f"{pct(held.get('precision'))} within 5 % of the best, the worst fired pick "
                  f"{slowdown(held.get('max_slowdown', math.nan))} the best time")
     gated = held.get("behind_gate_geomean")
     gated_text = (f" With Helion's default where it abstains, those workloads run at "
@@ -73,5 +79,7 @@ def vs_default_text(protos: Mapping[str, Any]) -> list[str]:
         return []
     return ["The learned pick against Helion's default on the same workloads (what "
             "`install(threshold=0)` risks: it takes the pick everywhere): " + "; ".join(parts)
-            + ". The gate's threshold is chosen against the best known config instead, so where "
-            "it abstains users keep Helion's default (the behind-the-gate row)."]
+            + ". The gate asks the same question (is the pick slower than Helion's default?): "
+            "its threshold keeps fired picks more than 5 % slower than the default within the "
+            "wrong-pick budget, and where it abstains users keep Helion's default (the "
+            "behind-the-gate row)."]

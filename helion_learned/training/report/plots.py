@@ -101,11 +101,11 @@ def precision_coverage(protocols: Mapping[str, Any], wrong_budget: float | None)
                          for c in curve], dtype=float)
         cov = np.array([c.get("coverage") if _finite(c.get("coverage")) else np.nan
                         for c in curve], dtype=float)
-        ax.plot(t, prec, color="#1f77b4", lw=2, label="precision (hit rate when fired)")
+        ax.plot(t, prec, color="#1f77b4", lw=2, label="fired picks not >5% slower than Helion's default")
         ax.plot(t, cov, color="#ff7f0e", lw=2, label="coverage (fraction fired)")
         if _finite(wrong_budget):
             ax.axhline(1 - float(wrong_budget), color="#d62728", ls=":", lw=1.2,
-                       label=f"precision target 1 - wrong_budget = {1 - float(wrong_budget):.2f}")
+                       label=f"target 1 - wrong_budget = {1 - float(wrong_budget):.2f}")
         chosen = (res.get("threshold") or {}).get("value")
         if _finite(chosen):
             ax.axvline(float(chosen), color="#333333", ls="--", lw=1.2,
@@ -147,7 +147,7 @@ def calibration(protocols: Mapping[str, Any]) -> bytes:
     ax.set_ylim(-0.03, 1.03)
     ax.set_aspect("equal")
     ax.set_xlabel("mean predicted confidence (bin)")
-    ax.set_ylabel("observed hit rate (pick within tolerance of best)")
+    ax.set_ylabel("observed: pick not >2% slower than Helion's default")
     ax.set_title("Confidence calibration (marker area ∝ groups in bin)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")

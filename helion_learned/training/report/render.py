@@ -74,6 +74,16 @@ def _dumps(obj: Any, *, indent: int | None = 1) -> str:
     return json.dumps(jsonable(obj), indent=indent, allow_nan=False, ensure_ascii=False) + "\n"
 
 
+def _delivered(primary: Mapping[str, Any], unseen: Mapping[str, Any] | None) -> dict[str, Any]:
+    def held(p: Mapping[str, Any] | None) -> dict[str, Any]:
+        return dict(((p or {}).get("threshold") or {}).get("held_out", {}).get("delivered") or {})
+
+    out = held(primary)
+    if unseen is not None:
+        out["unseen_kernels"] = held(unseen)
+    return out
+
+
 def summary_json(result: Mapping[str, Any]) -> dict[str, Any]:
     """Small machine-readable summary (stable keys; CI gates read it). NaN/inf become None.
 
@@ -108,14 +118,19 @@ def summary_json(result: Mapping[str, Any]) -> dict[str, Any]:
         "leave_family_out": learned(protos.get("leave_family_out"), ("geomean", "p10"),
                                     "leave_family_out"),
         "threshold": {**{k: thr.get(k, math.nan)
-                         for k in ("value", "precision", "coverage", "max_slowdown")},
+                         for k in ("value", "precision", "not_slower_share", "coverage",
+                                   "max_slowdown")},
                       **{f"held_out_{k}": (thr.get("held_out") or {}).get(k, math.nan)
-                         for k in ("precision", "coverage", "max_slowdown")},
+                         for k in ("precision", "not_slower_share", "coverage",
+                                   "max_slowdown")},
                       # What install() gives by default (Helion's default where it abstains).
                       "behind_gate_geomean": (overall.get("learned_behind_gate") or {}).get(
                           "geomean", math.nan),
                       "held_out_behind_gate_geomean": (thr.get("held_out") or {}).get(
                           "behind_gate_geomean", math.nan)},
+        # What install()'s defaults deliver with autotuning off, on held-out workloads (the
+        # gate's threshold chosen on other held-out workloads): unseen shapes, and unseen kernels.
+        "delivered": _delivered(primary, protos.get("leave_family_out")),
         # The pick against Helion's default, workload by workload (install(threshold=0)'s risk).
         "vs_helion_default": dict(primary.get("vs_default") or {}),
         "baselines": {m: {"geomean": (overall.get(m) or {}).get("geomean", math.nan)}
