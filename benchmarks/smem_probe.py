@@ -47,7 +47,7 @@ def _estimate(group: Any) -> list[float]:
 def build_plan(paths: list[Path], *, per_family: int = 16, seed: int = 0) -> dict[str, Any]:
     """Per collected workload: the configs estimated at CONTROL_LOW x capacity or more."""
     from helion_learned.features.feasibility import SMEM_OVER_CAPACITY_LIMIT
-    from helion_learned.training.collect_replay import facts_workloads
+    from helion_learned.training.collect.replay import facts_workloads
     from helion_learned.training.dataset import build_dataset
     from helion_learned.training.logs import load_logs
 

@@ -92,9 +92,9 @@ def _load_logs(paths: list[str], args: argparse.Namespace, update: Any, label: s
 def _load_part(paths: list[Any], args: argparse.Namespace, update: Any, label: str) -> Any:
     from .training.dataset import build_dataset
     from .training.logs import load_logs
-    from .training.origins import MIXED_TIMERS_FIX
-    from .training.origins import check_timing
-    from .training.origins import load_origins
+    from .training.logs.origins import MIXED_TIMERS_FIX
+    from .training.logs.origins import check_timing
+    from .training.logs.origins import load_origins
 
     logset = load_logs(paths, skip_bad=args.skip_bad,
                        progress=lambda i, n: update(f"{label}reading logs", i, n))

@@ -70,5 +70,5 @@ def test_no_common_workload_is_a_clear_error(tmp_path: Path,
     rc = clean_labels.main([*ARGS, "--families", "no_such_family", "-o", str(tmp_path)])
     assert rc == 2
     err = capsys.readouterr().err
-    assert "no workload of" in err and "collect_replay --max-best-ms" in err
+    assert "no workload of" in err and "collect.replay --max-best-ms" in err
     assert not (tmp_path / "summary.json").exists()

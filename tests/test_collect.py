@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from helion_learned.training import collect_plan as cp
 from helion_learned.training.collect import collect
+from helion_learned.training.collect import plan as cp
 
 FAMILIES = ["matmul_fp16", "softmax_bf16", "silu_fp16"]  # one matmul, reduction, pointwise
 
@@ -129,7 +129,7 @@ def test_cli_collect_writes_logs(tmp_path: Path) -> None:
 
 
 def test_estimate_is_a_robust_quantile() -> None:
-    from helion_learned.training.collect_worker import estimate
+    from helion_learned.training.collect.worker import estimate
 
     assert estimate([], 20.0) == 20.0
     assert estimate([5.0], 20.0) == 20.0
@@ -138,7 +138,7 @@ def test_estimate_is_a_robust_quantile() -> None:
 
 
 def test_rollback_restores_files(tmp_path: Path) -> None:
-    from helion_learned.training import collect_files as files
+    from helion_learned.training.collect import files as files
 
     base = tmp_path / "shard0_host_1"
     base.with_suffix(".csv").write_text("run_id,x\na,1\n")
@@ -158,10 +158,10 @@ def test_workload_cut_by_deadline_leaves_nothing(tmp_path: Path,
     # (no CSV rows, meta or facts record) and not count as done, so a later call redoes it.
     import time
 
-    from helion_learned.training.collect_options import MARGIN_S
-    from helion_learned.training.collect_options import Options
-    from helion_learned.training.collect_options import plan_items
-    from helion_learned.training.collect_worker import Worker
+    from helion_learned.training.collect.options import MARGIN_S
+    from helion_learned.training.collect.options import Options
+    from helion_learned.training.collect.options import plan_items
+    from helion_learned.training.collect.worker import Worker
 
     monkeypatch.setenv("TRITON_INTERPRET", "1")
     monkeypatch.setenv("HELION_SKIP_CACHE", "1")
@@ -182,7 +182,7 @@ def _hold_turn(lock: str, log: str, n: int) -> None:  # child of the lock test b
     import os
     import time
 
-    from helion_learned.training import collect_gpu_lock as gl
+    from helion_learned.training.collect import gpu_lock as gl
 
     os.environ[gl.LOCK_ENV] = lock
     for _ in range(n):
@@ -232,7 +232,7 @@ def test_kill_reaches_children_in_their_own_sessions(tmp_path: Path) -> None:
     import sys
     import time
 
-    from helion_learned.training.collect_shards import kill_tree
+    from helion_learned.training.collect.shards import kill_tree
 
     pid_file = tmp_path / "grandchild.pid"
     code = ("import subprocess, sys, time\n"
@@ -385,8 +385,8 @@ def test_ingest_round_tag_renames_a_repeated_round_and_its_bases_still_join(
 
 def test_replay_plan_measures_the_source_workloads_and_configs(collected: tuple[Path, dict],
                                                               tmp_path: Path) -> None:
-    from helion_learned.training.collect_replay import build_plan
-    from helion_learned.training.collect_replay import load_plan
+    from helion_learned.training.collect.replay import build_plan
+    from helion_learned.training.collect.replay import load_plan
 
     source, _ = collected
     plan = build_plan([source], top=2, sample=1)
@@ -418,7 +418,7 @@ def test_replay_plan_measures_the_source_workloads_and_configs(collected: tuple[
 
 
 def test_replay_plan_errors_name_the_file_and_fix(tmp_path: Path) -> None:
-    from helion_learned.training.collect_replay import load_plan
+    from helion_learned.training.collect.replay import load_plan
 
     bad = tmp_path / "plan.json"
     bad.write_text(json.dumps({"schema": 99, "workloads": []}))
@@ -435,7 +435,7 @@ def test_timing_mode_is_set_explicitly_and_recorded(tmp_path: Path,
     # collection into a graph-timed one: Helion reads the variable at every benchmark.
     import os
 
-    from helion_learned.training import collect_worker
+    from helion_learned.training.collect import worker as collect_worker
 
     seen: list[str | None] = []
     real = collect_worker.finite_search
@@ -467,7 +467,7 @@ def test_replay_plan_of_short_kernels_keeps_exactly_those_under_the_cap() -> Non
     import gzip
     import json
 
-    from helion_learned.training.collect_replay import build_plan
+    from helion_learned.training.collect.replay import build_plan
     from helion_learned.training.logs import load_logs
 
     root = Path(__file__).resolve().parents[1]

@@ -29,14 +29,14 @@ from helion_learned.models.candidates import candidate_grid
 from helion_learned.models.candidates import structured_grid
 from helion_learned.models.predict import Predictor
 from helion_learned.training import collect
-from helion_learned.training import collect_plan as cp
+from helion_learned.training.collect import plan as cp
 from helion_learned.training.dataset import Dataset
 from helion_learned.training.dataset import build_dataset
 from helion_learned.training.dataset import logs_backend
 from helion_learned.training.logs import LogSet
 from helion_learned.training.logs import Workload
 from helion_learned.training.logs import load_logs
-from helion_learned.training.origins import load_origins
+from helion_learned.training.logs.origins import load_origins
 from helion_learned.training.train import train_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -308,7 +308,7 @@ def test_parse_size_cap_and_over_size_cap() -> None:
 
 def test_max_shape_product_flag_skips_big_shapes(tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    from helion_learned.training.collect_options import plan_items
+    from helion_learned.training.collect.options import plan_items
 
     base = ["--out", str(tmp_path), "--families", "matmul_fp16", "add_fp32"]
     caps = ["--max-shape-product", "*matmul*=5e9", "--max-shape-product", "nothing_*=1"]

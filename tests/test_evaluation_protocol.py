@@ -12,7 +12,7 @@ import pytest
 from helion_learned.training.dataset import build_dataset
 from helion_learned.training.evaluate import group_outcomes
 from helion_learned.training.logs import load_logs
-from helion_learned.training.origins import load_origins
+from helion_learned.training.logs.origins import load_origins
 
 H100_BASE = Path(__file__).resolve().parents[1] / "data" / "h100" / "shard0_vm_1016"
 

@@ -16,7 +16,7 @@ from test_contiguity import bound_facts
 from helion_learned.models.candidates import candidate_grid
 from helion_learned.models.candidates import split_k_axes
 from helion_learned.models.candidates import validate
-from helion_learned.training.collect_configs import grid as collector_grid
+from helion_learned.training.collect.configs import grid as collector_grid
 from helion_learned.training.suite import kernels as K
 
 

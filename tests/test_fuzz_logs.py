@@ -42,13 +42,13 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from helion_learned.training.log_parsing import CSV_FIELDS
-from helion_learned.training.log_parsing import helion_config_keys
-from helion_learned.training.log_parsing import parse_perf_ms
 from helion_learned.training.logs import LogFormatError
 from helion_learned.training.logs import LogSet
 from helion_learned.training.logs import load_logs
 from helion_learned.training.logs import parse_config_repr
+from helion_learned.training.logs.parsing import CSV_FIELDS
+from helion_learned.training.logs.parsing import helion_config_keys
+from helion_learned.training.logs.parsing import parse_perf_ms
 
 FIXTURES = Path(__file__).parent / "fixtures" / "logs"
 GOOD = FIXTURES / "good"

@@ -26,7 +26,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory):
     from helion_learned.models.bundle import ModelBundle
     from helion_learned.training.dataset import build_dataset
     from helion_learned.training.logs import load_logs
-    from helion_learned.training.origins import load_origins
+    from helion_learned.training.logs.origins import load_origins
 
     logs = [ROOT / "data" / "h100" / f"{base}.csv.gz" for base in SHARDS]
     logset = load_logs(logs)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from helion_learned.training.collect_plan import read_done
+from helion_learned.training.collect.plan import read_done
 from helion_learned.training.jsonl import iter_jsonl
-from helion_learned.training.origins import load_origins
+from helion_learned.training.logs.origins import load_origins
 
 
 def test_strict_names_file_and_line_tolerant_skips_a_torn_line(tmp_path: Path) -> None:

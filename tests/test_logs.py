@@ -26,13 +26,13 @@ import torch
 
 from helion_learned.features import sidecar
 from helion_learned.features.facts import facts_from_env
-from helion_learned.training.log_parsing import CSV_FIELDS
 from helion_learned.training.logs import LogFormatError
 from helion_learned.training.logs import discover_log_bases
 from helion_learned.training.logs import load_logs
 from helion_learned.training.logs import parse_config_repr
 from helion_learned.training.logs import summarize
 from helion_learned.training.logs import workload_key
+from helion_learned.training.logs.parsing import CSV_FIELDS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "logs"
 GOOD, BAD = FIXTURES / "good", FIXTURES / "bad"

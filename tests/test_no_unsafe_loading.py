@@ -38,9 +38,10 @@ ALLOWED: dict[tuple[str, str], str] = {
                                   "`python SCRIPT` would; nothing from a bundle or a log",
     ("__init__.py", "importlib.import_module"): "lazy import of our own `.registration`",
     ("models/bundle.py", ".load_model"): "ModelBundle.load: bytes checked by xgb_model first",
-    ("training/backfill.py", "importlib.import_module"): "`helion-learned backfill-facts --kernels "
-                                                        "MODULE` imports the user's own kernel "
-                                                        "module by name, never a log's content",
+    ("training/logs/backfill.py", "importlib.import_module"): "`helion-learned backfill-facts --kernels "
+                                                             "MODULE` imports the user's own "
+                                                             "kernel module by name, never a "
+                                                             "log's content",
 }
 
 

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helion_learned.training.log_parsing import CSV_FIELDS
+from helion_learned.training.logs.parsing import CSV_FIELDS
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "scale_ingest_train.py"
 

@@ -19,7 +19,7 @@ from helion_learned.training import timer_split
 from helion_learned.training.dataset import Dataset
 from helion_learned.training.dataset import build_dataset
 from helion_learned.training.logs import load_logs
-from helion_learned.training.origins import timing_by_run
+from helion_learned.training.logs.origins import timing_by_run
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"

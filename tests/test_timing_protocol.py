@@ -45,7 +45,7 @@ def test_logs_of_two_timers_warn_and_one_workload_under_both_is_refused(
     import argparse
 
     from helion_learned import cli
-    from helion_learned.training.origins import timing_by_run
+    from helion_learned.training.logs.origins import timing_by_run
 
     runs = ROOT / "data" / "h200_timing"
     assert {m for s in timing_by_run(sorted((runs / "cudagraph_1").glob("*.csv.gz"))).values()

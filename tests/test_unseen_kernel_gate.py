@@ -22,7 +22,7 @@ from helion_learned.training.evaluate import group_outcomes
 from helion_learned.training.evaluate import grouped_family_folds
 from helion_learned.training.evaluate import oof_scores
 from helion_learned.training.logs import load_logs
-from helion_learned.training.origins import load_origins
+from helion_learned.training.logs.origins import load_origins
 from helion_learned.training.suite import kernels as K
 from helion_learned.training.train import GATE_FAMILY_FOLDS
 from helion_learned.training.train import train_bundle

@@ -8,7 +8,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import collect_plan as cp
+from . import plan as cp
 
 COLLECTOR_VERSION = 1
 RESTART_EXIT_CODE = 75  # a child stopped on a fatal device error: the parent restarts it
@@ -57,7 +57,7 @@ class Options:
     # (family glob, cap): skip shapes whose dims multiply past cap (∝ a matmul's FLOPs). Cute
     # matmuls of 4096×11008×4096 ran one config for over 300 s on the H200 (scalar paths).
     max_shape_product: list[tuple[str, float]] = dataclasses.field(default_factory=list)
-    replay: Path | None = None  # replay plan: only its workloads, plus its configs (collect_replay)
+    replay: Path | None = None  # replay plan: only its workloads, plus its configs (collect.replay)
     timing: str = "launch"  # launch: Helion's default do_bench; cudagraph: CUDA-graph replay
 
 
@@ -109,16 +109,16 @@ def read_done(opts: Options) -> set[str]:
 
 def plan_items(opts: Options, hardware: str) -> tuple[list[cp.WorkItem], int]:
     """Pending work items of this call (suite x shapes minus done), and how many were done."""
-    from .suite.interpret import cpu_dtype
-    from .suite.registry import SUITE
-    from .suite.registry import workloads
+    from ..suite.interpret import cpu_dtype
+    from ..suite.registry import SUITE
+    from ..suite.registry import workloads
 
     families = cp.select_families(SUITE, opts.families)
     pairs = [(sk.family, shape) for sk, shape in workloads(families, tiny=opts.tiny)]
     if opts.max_shape_product:
         pairs = [p for p in pairs if not cp.over_size_cap(p, opts.max_shape_product)]
     if opts.replay is not None:  # only the plan's workloads (of the selected families)
-        from .collect_replay import load_plan
+        from .replay import load_plan
 
         planned = {(k[0], k[1]) for k in load_plan(opts.replay) if k[3] == opts.backend}
         pairs = [p for p in pairs if p in planned]

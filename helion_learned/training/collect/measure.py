@@ -20,7 +20,7 @@ Helion's budget, and the benchmark loop stopped before its first config ("Autotu
 after searching 0 configs"). Those configs were never run, so logging them as failed would be
 wrong data, and Helion has no status for "not run". Instead :func:`finite_search` reports the
 cut (``truncated``) by watching ``_autotune_budget_exceeded``, and the worker rolls the whole
-workload back (see :mod:`.collect_files`) so a later call measures it in full.
+workload back (see :mod:`.files`) so a later call measures it in full.
 """
 
 from __future__ import annotations

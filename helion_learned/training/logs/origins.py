@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from collections.abc import Iterator
 from pathlib import Path
 
-from .jsonl import iter_jsonl
-from .log_parsing import split_log_path
+from ..jsonl import iter_jsonl
+from .parsing import split_log_path
 
 ORIGINS_SUFFIX = ".origins.jsonl"
 

@@ -2,7 +2,7 @@
 with their 1-based line numbers, JSONL records, and the safe ``Config(...)`` repr parser.
 
 :mod:`helion_learned.training.logs` builds workloads on top of this; the errors it raises live in
-:mod:`helion_learned.training.log_errors`.
+:mod:`helion_learned.training.logs.errors`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import log_errors as errors
-from .log_errors import LogFormatError
+from . import errors
+from .errors import LogFormatError
 
 # The header Helion writes (`helion.autotuner.logger._AUTOTUNE_CSV_FIELDS`, same in 1.4 and 1.5).
 CSV_FIELDS = errors.CSV_FIELDS

@@ -1,7 +1,7 @@
 """The collector's output files: shard log bases, per-workload rollback, failure and origin records.
 
 A workload's output is committed by the last thing written for it, its facts record (``workload``
-section: :func:`.collect_plan.read_done` then treats it as done). Everything written before that
+section: :func:`.plan.read_done` then treats it as done). Everything written before that
 (Helion's CSV rows and ``.meta.jsonl`` record, our origins) is rolled back whenever the workload
 does not reach that commit: it failed, was cut short by the deadline, or its process was killed.
 So every ``run_id`` in the data files has its CSV rows, meta record and facts record together, and
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import collect_plan as cp
+from . import plan as cp
 
 # Files Helion derives from ``autotune_log`` (``Path.with_suffix``) that hold data, plus ours.
 # The human-readable ``.log`` is left alone: it is where a discarded run's story is told.
@@ -99,7 +99,7 @@ def unfinished_config(sizes: dict[str, int | None]) -> dict[str, str] | None:
 
 
 def write_origins(base: Path, run_id: str, origins: list[tuple[str, str]]) -> None:
-    from .origins import origins_path
+    from ..logs.origins import origins_path
 
     lines = "".join(json.dumps({"run_id": run_id, "config_id": c, "origin": o}) + "\n"
                     for c, o in origins)
@@ -113,7 +113,7 @@ def write_origins(base: Path, run_id: str, origins: list[tuple[str, str]]) -> No
 def record_failure(out: Path, item: cp.WorkItem, hardware: str, error: str, shard: int,
                    **extra: Any) -> None:
     """Append the workload to ``failures.jsonl`` (resume then skips it unless --retry-failed)."""
-    from ..features.sidecar import append_record
+    from ...features.sidecar import append_record
 
     record = {"workload": {**item.to_dict(), "hardware": hardware}, "error": error[-4000:],
               "timestamp": time.time(), "shard": shard, "host": socket.gethostname(), **extra}

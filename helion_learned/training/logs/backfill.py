@@ -43,12 +43,12 @@ def _random_tensor(shape: tuple[int, ...], dtype_name: str, device: str) -> Any:
 def backfill_facts(paths: Sequence[str | os.PathLike[str]], modules: Sequence[str], *,
                    device: str = "cpu") -> dict[str, int]:
     """Append facts records for every workload in ``paths`` that has none. Returns counts."""
-    from ..features import sidecar
-    from ..features.facts import facts_from_env
-    from ..features.facts import kernel_source
-    from ..features.hardware import from_name
-    from .log_parsing import split_log_path
-    from .logs import load_logs
+    from ...features import sidecar
+    from ...features.facts import facts_from_env
+    from ...features.facts import kernel_source
+    from ...features.hardware import from_name
+    from . import load_logs
+    from .parsing import split_log_path
 
     kernels = _kernels(modules)
     counts: collections.Counter[str] = collections.Counter()

@@ -17,10 +17,10 @@ def config_list(bound: Any, values: dict[str, Any], facts: Any, seed: int, *,
                 ) -> tuple[list[Any], list[tuple[str, str]], dict[str, Any]]:
     """Normalized, deduped configs to measure; (config_id, origin) pairs; counts for the record.
 
-    Origins follow :mod:`.origins` (first one recorded for a config wins): ``default`` (fragment
+    Origins follow :mod:`..logs.origins` (first one recorded for a config wins): ``default`` (fragment
     defaults), ``heuristic:<name>``, ``helion_default`` (a promoted default matching no seed),
     ``random``, ``grid``, and ``replay`` for ``extra`` (configs of a replay plan, see
-    :mod:`.collect_replay`).
+    :mod:`.replay`).
     """
     import helion
     from helion import exc
@@ -140,7 +140,7 @@ def grid(facts: Any, limit: int, seed: int, *,
     if limit <= 0:
         return []
     try:
-        from ..models.candidates import candidate_grid
+        from ...models.candidates import candidate_grid
     except ImportError:  # the model package is optional for collection
         return _fallback_grid(facts, limit, seed)
     return candidate_grid(facts, reference=reference, limit=limit, seed=seed, explore=True)

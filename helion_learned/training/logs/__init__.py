@@ -14,9 +14,9 @@ workload spread over several files or machines merge into one :class:`Workload`.
 globally also copes with Helion deriving file names via ``Path.with_suffix`` (a base
 ``runs/h100.v2`` makes Helion write ``runs/h100.csv``). Input files are only ever read.
 
-Modules: this one (:func:`load_logs`, :func:`summarize`), :mod:`.log_records` (the workload
-types), :mod:`.log_loader` (reading and joining), :mod:`.log_parsing` (file formats),
-:mod:`.log_errors` (errors with file, line and fix).
+Modules: this one (:func:`load_logs`, :func:`summarize`), :mod:`.records` (the workload
+types), :mod:`.loader` (reading and joining), :mod:`.parsing` (file formats),
+:mod:`.errors` (errors with file, line and fix).
 """
 
 from __future__ import annotations
@@ -28,16 +28,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import log_errors as errors
-from . import log_parsing as lp
-from .log_errors import LogFormatError
-from .log_loader import Loader
-from .log_parsing import discover_log_bases
-from .log_parsing import parse_config_repr
-from .log_records import LogSet
-from .log_records import Measurement
-from .log_records import Workload
-from .log_records import workload_key
+from . import errors
+from . import parsing as lp
+from .errors import LogFormatError
+from .loader import Loader
+from .parsing import discover_log_bases
+from .parsing import parse_config_repr
+from .records import LogSet
+from .records import Measurement
+from .records import Workload
+from .records import workload_key
 
 __all__ = [
     "LogFormatError",

@@ -2,7 +2,7 @@
 
 Per workload: bind a fresh copy of the kernel, compute its facts, build the config list, measure it
 with Helion's ``FiniteSearch`` under Helion's logging, optionally run a real Helion autotune, then
-write the origins and, last, the facts record that commits the workload (:mod:`.collect_files`).
+write the origins and, last, the facts record that commits the workload (:mod:`.files`).
 
 Stop rule: another workload starts only while the time left before the deadline (less a margin)
 exceeds a robust estimate of one workload, the 75th percentile of this shard's durations so far
@@ -21,23 +21,23 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from . import collect_files as files
-from . import collect_gpu_lock as gpu_lock
-from . import collect_plan as cp
-from .collect_configs import config_list
-from .collect_measure import finite_search
-from .collect_measure import is_fatal
-from .collect_measure import real_autotune
-from .collect_measure import release_memory
-from .collect_measure import without_learned_heuristics
-from .collect_options import COLLECTOR_VERSION
-from .collect_options import CONTROL
-from .collect_options import ESTIMATE_QUANTILE
-from .collect_options import FAULT_ENV
-from .collect_options import MARGIN_S
-from .collect_options import MIN_ESTIMATE_S
-from .collect_options import Options
-from .collect_options import hardware_name
+from . import files
+from . import gpu_lock
+from . import plan as cp
+from .configs import config_list
+from .measure import finite_search
+from .measure import is_fatal
+from .measure import real_autotune
+from .measure import release_memory
+from .measure import without_learned_heuristics
+from .options import COLLECTOR_VERSION
+from .options import CONTROL
+from .options import ESTIMATE_QUANTILE
+from .options import FAULT_ENV
+from .options import MARGIN_S
+from .options import MIN_ESTIMATE_S
+from .options import Options
+from .options import hardware_name
 
 
 def estimate(durations: list[float], minimum: float) -> float:
@@ -60,7 +60,7 @@ class Worker:
         self.opts, self.shard, self.deadline, self.state_dir = opts, shard_index, deadline, state_dir
         self.cpu = opts.cpu_interpret
         if self.cpu:
-            from .suite.interpret import apply_cpu_patches
+            from ..suite.interpret import apply_cpu_patches
 
             apply_cpu_patches()
             self.device = "cpu"
@@ -79,13 +79,13 @@ class Worker:
         self.gpu_shared = gpu_lock.install()  # several processes on this GPU: take turns timing
         self.replay: dict[Any, list[dict[str, Any]]] = {}
         if opts.replay is not None:
-            from .collect_replay import load_plan
+            from .replay import load_plan
 
             self.replay = load_plan(opts.replay)
 
     def _hardware_facts(self) -> Any:
-        from ..features.hardware import from_device
-        from ..features.hardware import resolve_target
+        from ...features.hardware import from_device
+        from ...features.hardware import resolve_target
 
         if self.cpu:
             return resolve_target(self.opts.target)
@@ -211,9 +211,9 @@ class Worker:
                      ) -> dict[str, Any] | None:
         """Measure one workload and commit it; None when the deadline cut its finite search
         (then its files are rolled back to ``sizes``)."""
-        from ..features import sidecar
-        from ..features.facts import facts_from_env
-        from .suite.registry import SUITE
+        from ...features import sidecar
+        from ...features.facts import facts_from_env
+        from ..suite.registry import SUITE
 
         sk = SUITE[item.family]
         self._inject_fault(item)
@@ -302,7 +302,7 @@ class Worker:
             print(f"{self.log_prefix} control measurement failed: {type(e).__name__}: {e}",
                   file=sys.stderr, flush=True)
             return
-        from ..features.sidecar import append_record
+        from ...features.sidecar import append_record
 
         append_record(self.opts.out / cp.CONTROL_FILE, {
             "timestamp": time.time(), "perf_ms": ms, "family": family, "shape": list(shape),
@@ -316,7 +316,7 @@ class Worker:
         from helion.autotuner import benchmarking
         from helion.autotuner.search_space_logger import canonical_config_id
 
-        from .suite.registry import SUITE
+        from ..suite.registry import SUITE
 
         family, shape, partial = CONTROL["cpu" if self.cpu else "gpu"]
         if self.control_fn is None:

@@ -10,16 +10,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..features.facts import FACTS_SCHEMA_VERSION
-from ..features.facts import KernelFacts
-from ..features.hardware import HardwareFacts
-from ..features.sidecar import SIDECAR_SCHEMA
-from . import log_errors as errors
-from . import log_parsing as lp
-from .log_errors import LogFormatError
-from .log_parsing import parse_config_repr
-from .log_records import Measurement
-from .log_records import Workload
+from ...features.facts import FACTS_SCHEMA_VERSION
+from ...features.facts import KernelFacts
+from ...features.hardware import HardwareFacts
+from ...features.sidecar import SIDECAR_SCHEMA
+from . import errors
+from . import parsing as lp
+from .errors import LogFormatError
+from .parsing import parse_config_repr
+from .records import Measurement
+from .records import Workload
 
 _IDENTITY_KEYS = ("kernel_name", "input_shapes", "dtypes", "hardware")
 

@@ -1,5 +1,5 @@
 """The workloads Helion's logs describe: one :class:`Workload` per run_id, its :class:`Measurement`
-per config, and the :class:`LogSet` a load returns (read by :mod:`.log_loader`)."""
+per config, and the :class:`LogSet` a load returns (read by :mod:`.loader`)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from ..features.facts import KernelFacts
-from ..features.hardware import HardwareFacts
-from . import log_parsing as lp
+from ...features.facts import KernelFacts
+from ...features.hardware import HardwareFacts
+from . import parsing as lp
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,13 +1,13 @@
 """``--devices``: child processes per GPU (``CUDA_VISIBLE_DEVICES`` set per child), under a
 watchdog in the parent. ``--procs-per-device K`` > 1 runs K children per GPU that share a lock
 file, so their CPU-bound code generation overlaps while their timings never do
-(:mod:`.collect_gpu_lock`).
+(:mod:`.gpu_lock`).
 
 A child that dies (a fatal CUDA error poisons its context) or hangs on one workload is killed if
 needed and restarted; that workload is recorded in ``failures.jsonl`` (with the config it was
 measuring) so it is not retried blindly. A child still running ``GRACE_S`` after the deadline is
 killed, so the parent ends well within ``--time-budget-s`` + 30 s. Whenever a child is killed or
-dies mid-workload, the parent rolls that workload's files back (:mod:`.collect_files`): no CSV
+dies mid-workload, the parent rolls that workload's files back (:mod:`.files`): no CSV
 rows without their facts record are left behind.
 """
 
@@ -27,17 +27,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import collect_files as files
-from . import collect_plan as cp
-from .collect_gpu_lock import LOCK_ENV
-from .collect_options import GRACE_S
-from .collect_options import RESTART_EXIT_CODE
-from .collect_options import Options
-from .collect_options import env
-from .collect_options import hardware_name
-from .collect_options import measure_env
-from .collect_options import plan_items
-from .collect_options import read_done
+from . import files
+from . import plan as cp
+from .gpu_lock import LOCK_ENV
+from .options import GRACE_S
+from .options import RESTART_EXIT_CODE
+from .options import Options
+from .options import env
+from .options import hardware_name
+from .options import measure_env
+from .options import plan_items
+from .options import read_done
 
 
 def child_args(opts: Options, jobs: int) -> list[str]:
@@ -205,7 +205,7 @@ def _watch(opts: Options, deadline: float, state: Path, procs: dict[int, Any],
 def run_child(opts: Options, plan_file: Path, shard_index: int, deadline: float,
               state_dir: Path | None) -> int:
     """Entry point of one --devices child: measure the items of its plan not done yet."""
-    from .collect_worker import Worker
+    from .worker import Worker
 
     hardware = hardware_name(opts, None)
     done = read_done(opts)

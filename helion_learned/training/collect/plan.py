@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .jsonl import iter_jsonl
+from ..jsonl import iter_jsonl
 
 FAILURES_FILE = "failures.jsonl"
 CONTROL_FILE = "control.jsonl"

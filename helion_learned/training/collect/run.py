@@ -18,10 +18,10 @@ a child that hangs or dies (a fatal CUDA error poisons its context) is restarted
 recorded in ``failures.jsonl``. Resumable: done and failed workloads are skipped; a
 workload that fails or is cut by the deadline leaves no rows behind and is collected again later.
 
-Modules: this one (command line, :func:`collect`), :mod:`.collect_options` (options, constants),
-:mod:`.collect_plan` (workloads, resume, sharding), :mod:`.collect_worker` (one shard's loop),
-:mod:`.collect_configs` (the config list), :mod:`.collect_measure` (Helion's searches),
-:mod:`.collect_files` (output files, rollback), :mod:`.collect_shards` (``--devices``).
+Modules: this one (command line, :func:`collect`), :mod:`.options` (options, constants),
+:mod:`.plan` (workloads, resume, sharding), :mod:`.worker` (one shard's loop),
+:mod:`.configs` (the config list), :mod:`.measure` (Helion's searches),
+:mod:`.files` (output files, rollback), :mod:`.shards` (``--devices``).
 """
 
 from __future__ import annotations
@@ -35,14 +35,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import collect_plan as cp
-from .collect_options import FAULT_ENV
-from .collect_options import TIMING_MODES
-from .collect_options import Options
-from .collect_options import env
-from .collect_options import hardware_name
-from .collect_options import measure_env
-from .collect_options import plan_items
+from . import plan as cp
+from .options import FAULT_ENV
+from .options import TIMING_MODES
+from .options import Options
+from .options import env
+from .options import hardware_name
+from .options import measure_env
+from .options import plan_items
 
 __all__ = ["FAULT_ENV", "Options", "build_parser", "collect", "main"]
 
@@ -56,7 +56,7 @@ def collect(out_dir: str | os.PathLike[str], **kwargs: Any) -> dict[str, Any]:
         os.environ["TRITON_INTERPRET"] = "1"
         opts.tiny, opts.autotune_subset = True, 0
     opts.out.mkdir(parents=True, exist_ok=True)
-    from .collect_files import repair_orphans
+    from .files import repair_orphans
 
     repaired = repair_orphans(opts.out)  # rows a killed earlier run left uncommitted
     if repaired:
@@ -64,11 +64,11 @@ def collect(out_dir: str | os.PathLike[str], **kwargs: Any) -> dict[str, Any]:
     deadline = start + opts.time_budget_s
     with env(**measure_env(opts)):
         if opts.devices:
-            from .collect_shards import run_children
+            from .shards import run_children
 
             summary = run_children(opts, deadline)
         else:
-            from .collect_worker import Worker
+            from .worker import Worker
 
             items, skipped = plan_items(opts, hardware_name(opts, None))
             summary = Worker(opts, 0, deadline).run(items)
@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "is serial CPU work, so 3-4 per GPU overlap it while a per-GPU lock keeps "
                         "their timings from overlapping")
     p.add_argument("--replay", type=Path,
-                   help="replay plan (python -m helion_learned.training.collect_replay): collect "
+                   help="replay plan (python -m helion_learned.training.collect.replay): collect "
                         "only its workloads and also measure its configs (hardware transfer)")
     p.add_argument("--max-shape-product", action="append", default=[], metavar="GLOB=PRODUCT",
                    type=cp.parse_size_cap,
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["TRITON_INTERPRET"] = "1"  # before triton is imported anywhere
     opts = options_from_args(ns)
     if ns.worker_plan is not None:
-        from .collect_shards import run_child
+        from .shards import run_child
 
         return run_child(opts, ns.worker_plan, ns.shard_index, ns.deadline, ns.state_dir)
     kwargs = dataclasses.asdict(opts)
