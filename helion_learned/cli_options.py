@@ -102,7 +102,7 @@ def _load_part(paths: list[Any], args: argparse.Namespace, update: Any, label: s
         print(f"{label}skipped (--skip-bad): {dict(logset.skipped)}", file=sys.stderr)
     if (warning := check_timing(logset.files)) and label:
         # Training-only rows train but are never scored or calibrate the gate (the shipped
-        # default mixes H200 timers there on purpose: reports/extra_logs), so no fix is asked.
+        # default mixes H200 timers there on purpose: experiments/extra_logs/report), so no fix is asked.
         print(f"{label}note: {warning.removesuffix(MIXED_TIMERS_FIX)}They are training-only "
               "rows: the scored logs' labels and the gate are unaffected.", file=sys.stderr)
     elif warning:

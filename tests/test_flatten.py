@@ -97,7 +97,7 @@ def test_flatten_check_reads_both_picks_off_the_held_out_h200_logs() -> None:
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    sys.path.insert(0, str(root / "benchmarks"))
+    sys.path.insert(0, str(root / "experiments" / "flatten_check"))
     import flatten_check
 
     result = flatten_check.run([root / "data" / "h200_flatten"],

@@ -172,8 +172,8 @@ def test_cli_refuses_extra_logs_without_training(tmp_path: Path) -> None:
 
 
 def test_extra_logs_benchmark_reports_both_arms(tmp_path: Path) -> None:
-    # benchmarks/extra_logs.py on a few real shard bases, one seed, no leave-family-out.
-    sys.path.insert(0, str(REPO / "benchmarks"))
+    # experiments/extra_logs/extra_logs.py on a few real shard bases, one seed, no LFO.
+    sys.path.insert(0, str(REPO / "experiments" / "extra_logs"))
     import extra_logs
 
     h100 = sorted({p.name.split(".")[0] for p in H100.glob("shard1*_vm_*.csv.gz")})[:4]

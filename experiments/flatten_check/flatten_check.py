@@ -8,8 +8,8 @@ new shapes outside the shipped bundle's training logs, with a sample of the new 
 configs of the kinds it ranks at bind time (our grid and Helion's own configs) twice: with the
 flattened grid configs and without them; both picks are read off the measured times.
 
-    python benchmarks/flatten_check.py data/h200_flatten \\
-        --model helion_learned/models/artifacts/triton/cuda_sm90 -o reports/flatten_check
+    python experiments/flatten_check/flatten_check.py data/h200_flatten \\
+        --model helion_learned/models/artifacts/triton/cuda_sm90 -o experiments/flatten_check/report
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository
 
 METHODS = ("learned", "learned_no_flatten", "helion_default", "best_bind_time",
            "best_bind_time_no_flatten")
@@ -131,8 +130,8 @@ def render(result: dict[str, Any]) -> str:
         "never saw them). Ranked: the configs of the kinds the adapter ranks at bind time (our "
         "grid, Helion's default and its heuristics' seeds); relative speed = best measured "
         "config of the workload (any origin) ÷ the pick's time. Regenerate: "
-        "`python benchmarks/flatten_check.py data/h200_flatten --model "
-        "helion_learned/models/artifacts/triton/cuda_sm90 -o reports/flatten_check`.", "",
+        "`python experiments/flatten_check/flatten_check.py data/h200_flatten --model "
+        "helion_learned/models/artifacts/triton/cuda_sm90 -o experiments/flatten_check/report`.", "",
         "| method | geomean | p10 | within 5 % |", "|---|---:|---:|---:|",
     ]
     for m in METHODS:

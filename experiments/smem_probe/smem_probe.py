@@ -5,11 +5,11 @@ Helion's logs only say "error" for a failed config. This compiles the configs th
 each once against the torch reference, and keeps Triton's own message: an ``OutOfResources``
 shared-memory error names the bytes the kernel needed, which checks the estimate itself.
 
-    python benchmarks/smem_probe.py plan data/h100 data/h200 data/h200_graph \\
+    python experiments/smem_probe/smem_probe.py plan data/h100 data/h200 data/h200_graph \\
         -o data/replay_plans/smem_probe.json
-    python benchmarks/smem_probe.py run data/replay_plans/smem_probe.json --out $OUT/smem \\
+    python experiments/smem_probe/smem_probe.py run data/replay_plans/smem_probe.json --out $OUT/smem \\
         --time-budget-s 420 [--resume-from data/smem_probe/probe.jsonl]
-    python benchmarks/smem_probe.py report data/smem_probe -o reports/smem_probe \\
+    python experiments/smem_probe/smem_probe.py report data/smem_probe -o experiments/smem_probe/report \\
         --plan data/replay_plans/smem_probe.json
 
 ``run`` appends one JSON line per config to ``OUT/probe.jsonl`` right after it finishes and
@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository
 
 CONTROL_LOW = 0.75  # controls: kept configs estimated at CONTROL_LOW x the capacity or more
 _REQUIRED = re.compile(r"Required:\s*(\d+)")
@@ -199,7 +199,7 @@ def report(run_dir: Path, out: Path, plan_path: Path | None = None) -> int:
     (out / "summary.json").write_text(json.dumps(s, indent=1) + "\n", encoding="utf-8")
     r, k = s["ruled_out"], s["kept_controls"]
     lines = ["# Shared-memory rule: do ruled-out configs really fail?", "",
-             f"`python benchmarks/smem_probe.py` on {', '.join(s['devices'])}: {s['n']} logged "
+             f"`python experiments/smem_probe/smem_probe.py` on {', '.join(s['devices'])}: {s['n']} logged "
              "configs estimated at 0.75x the per-block shared memory or more, each compiled and run "
              "once against the torch reference. The rule (features.feasibility) rules out those "
              "at 1.5x or more."

@@ -1,7 +1,7 @@
 """What training-only logs of another GPU buy the H100 model (`train --extra-logs`).
 
-    python benchmarks/extra_logs.py data/h100 --extra data/h200 data/h200_graph --seeds 5 \\
-        -o reports/extra_logs
+    python experiments/extra_logs/extra_logs.py data/h100 --extra data/h200 data/h200_graph --seeds 5 \\
+        -o experiments/extra_logs/report
 
 For each seed s (folds and XGBoost both seeded s, as ``train --seed s``), a bundle is trained
 twice through ``training.train.train_bundle``: on the logs alone and with ``--extra`` as
@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))  # shared helpers
 
 from timing_protocol import write_report
 from transfer_common import load_dataset
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     joint = base.with_training_only(extra)
     arms = {"logs alone": base, "with training-only logs": joint}
     result: dict[str, Any] = {
-        "command": "python benchmarks/extra_logs.py " + " ".join(args.logs) + " --extra "
+        "command": "python experiments/extra_logs/extra_logs.py " + " ".join(args.logs) + " --extra "
                    + " ".join(args.extra) + f" --seeds {args.seeds}"
                    + (" --no-lfo" if args.no_lfo else "") + f" -o {args.out}",
         "logs": args.logs, "extra": args.extra, "seeds": list(range(args.seeds)),
