@@ -14,7 +14,7 @@ from helion_learned.training.evaluate import group_outcomes
 from helion_learned.training.logs import load_logs
 from helion_learned.training.logs.origins import load_origins
 
-H100_BASE = Path(__file__).resolve().parents[1] / "data" / "h100" / "shard0_vm_1016"
+H100_BASE = Path(__file__).resolve().parents[2] / "data" / "h100" / "shard0_vm_1016"
 
 
 @pytest.fixture(scope="module")

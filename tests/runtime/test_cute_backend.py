@@ -39,7 +39,7 @@ from helion_learned.training.logs import load_logs
 from helion_learned.training.logs.origins import load_origins
 from helion_learned.training.train import train_bundle
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CUTE_LOGS = ROOT / "data" / "h200_cute"
 H100_BASE = ROOT / "data" / "h100" / "shard0_vm_1016"  # 2 triton workloads: add, attention
 VARIED = {"block_sizes", "num_threads", "cute_vector_widths", "load_eviction_policies",

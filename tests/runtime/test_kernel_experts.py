@@ -43,7 +43,7 @@ from tests._bundles import bound_facts
 from tests._bundles import synthetic_label
 
 F16 = torch.float16
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 H100 = REPO / "data" / "h100"
 FIXTURE_LOGS = REPO / "tests" / "fixtures" / "logs" / "good"
 MATMUL = expert_key("matmul", "matmul")

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 import torch
 from helion._compiler import autotuner_heuristics as ah
-from test_contiguity import bound_facts
 
 import helion_learned
 from helion_learned import cli
@@ -32,8 +31,9 @@ from helion_learned.training.dataset import build_dataset
 from helion_learned.training.logs import load_logs
 from helion_learned.training.suite import kernels as K
 from helion_learned.training.train import train_bundle
+from tests.runtime.test_contiguity import bound_facts
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 SMALL = {"n_estimators": 20, "max_depth": 3, "n_jobs": 1}
 F16 = torch.float16
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from helion_learned.training.logs.parsing import CSV_FIELDS
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "scale_ingest_train.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "scale_ingest_train.py"
 
 
 def _run(tmp_path: Path, out: str, *args: str) -> dict:

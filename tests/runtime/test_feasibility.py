@@ -22,7 +22,7 @@ from tests._bundles import make_bundle
 
 H100 = resolve_target("h100")
 BF16 = torch.bfloat16
-DATA = Path(__file__).resolve().parents[1] / "data" / "h100"
+DATA = Path(__file__).resolve().parents[2] / "data" / "h100"
 
 
 def _attention_facts(head_dim: int):

@@ -19,7 +19,7 @@ from helion_learned.training.report.gate_text import held_out_gate_text
 from helion_learned.training.report.render import summary_json
 from helion_learned.training.train import cross_fitted_confidence
 
-H100 = Path(__file__).resolve().parents[1] / "data" / "h100"
+H100 = Path(__file__).resolve().parents[2] / "data" / "h100"
 SMALL = {"n_estimators": 30, "max_depth": 3, "learning_rate": 0.2, "n_jobs": 1,
          "random_state": 0}
 

@@ -188,7 +188,7 @@ def test_evaluate_reports_model_seed_spread(tmp_path: Path) -> None:
 
     from helion_learned import cli
 
-    data = Path(__file__).resolve().parents[1] / "data" / "h100"
+    data = Path(__file__).resolve().parents[2] / "data" / "h100"
     logs = tmp_path / "logs"
     logs.mkdir()
     for base in ("shard0_vm_1016", "shard1_vm_1017"):

@@ -26,7 +26,7 @@ def test_strict_names_file_and_line_tolerant_skips_a_torn_line(tmp_path: Path) -
 
 def test_training_refuses_and_resume_skips_the_same_torn_origins_file(tmp_path: Path) -> None:
     # A real collected round (the committed replicate), its origins sidecar torn at the end.
-    src = Path(__file__).resolve().parents[1] / "data/h200_short_graph_rep"
+    src = Path(__file__).resolve().parents[2] / "data/h200_short_graph_rep"
     for f in src.glob("shard0_*"):
         (tmp_path / f.name).write_bytes(f.read_bytes())
     origins = next(tmp_path.glob("*.origins.jsonl.gz"))
@@ -40,7 +40,7 @@ def test_training_refuses_and_resume_skips_the_same_torn_origins_file(tmp_path: 
 def test_resume_skips_the_failures_of_an_ingested_folder(tmp_path: Path) -> None:
     # data/h200_graph's real failures.jsonl.gz (ingested, so gzipped): its workloads count as
     # done unless the caller asks to retry them (--retry-failed).
-    src = Path(__file__).resolve().parents[1] / "data/h200_graph/failures.jsonl.gz"
+    src = Path(__file__).resolve().parents[2] / "data/h200_graph/failures.jsonl.gz"
     (tmp_path / src.name).write_bytes(src.read_bytes())
     done = read_done([tmp_path])
     attention = json.dumps(["attention_bf16", [2, 8, 8192, 128], "torch.bfloat16", "NVIDIA H200"])

@@ -299,7 +299,7 @@ def test_ingest_round_adds_a_round_and_drops_uncommitted_rows(collected: tuple[P
     dest = tmp_path / "data"
     dest.mkdir()
     spec = importlib.util.spec_from_file_location(
-        "ingest_round", Path(__file__).resolve().parents[1] / "scripts" / "ingest_round.py")
+        "ingest_round", Path(__file__).resolve().parents[2] / "scripts" / "ingest_round.py")
     mod = importlib.util.module_from_spec(spec)
     sys.modules["ingest_round"] = mod
     spec.loader.exec_module(mod)
@@ -318,7 +318,7 @@ def _ingest_module():
     import sys
 
     spec = importlib.util.spec_from_file_location(
-        "ingest_round", Path(__file__).resolve().parents[1] / "scripts" / "ingest_round.py")
+        "ingest_round", Path(__file__).resolve().parents[2] / "scripts" / "ingest_round.py")
     mod = importlib.util.module_from_spec(spec)
     sys.modules["ingest_round"] = mod
     spec.loader.exec_module(mod)
@@ -470,7 +470,7 @@ def test_replay_plan_of_short_kernels_keeps_exactly_those_under_the_cap() -> Non
     from helion_learned.training.collect.replay import build_plan
     from helion_learned.training.logs import load_logs
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     plan = build_plan([root / "data/h100"], top=100000, sample=100000, max_best_ms=0.015)
     committed = json.loads(gzip.decompress(
         (root / "data/replay_plans/h100_short15us_all.json.gz").read_bytes()))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "helion_learned"
+PACKAGE = Path(__file__).resolve().parents[2] / "helion_learned"
 
 # Modules whose only purpose is (de)serializing Python objects: importing one is already a finding.
 FORBIDDEN_MODULES = frozenset({"pickle", "cPickle", "_pickle", "dill", "cloudpickle", "marshal",

@@ -31,7 +31,7 @@ def bound_facts(kernel, args):
 
 @pytest.fixture(scope="module")
 def h100_logs() -> LogSet:
-    return load_logs([Path(__file__).resolve().parents[1] / "data" / "h100"])
+    return load_logs([Path(__file__).resolve().parents[2] / "data" / "h100"])
 
 
 def _feature(facts, configs) -> np.ndarray:

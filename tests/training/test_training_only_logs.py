@@ -24,7 +24,7 @@ from helion_learned.training.evaluate import oof_scores
 from helion_learned.training.logs import load_logs
 from helion_learned.training.train import train_bundle
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 H100, H200_GRAPH = REPO / "data" / "h100", REPO / "data" / "h200_graph"
 SMALL: dict[str, Any] = {"n_estimators": 20, "max_depth": 3, "n_jobs": 1}
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "benchmarks"
 FAMILY = "add_fp32"
 RUN_ARGS = ["--cpu-interpret", "--families", FAMILY, "--search-families", FAMILY,

@@ -28,7 +28,7 @@ from helion_learned.training.train import GATE_FAMILY_FOLDS
 from helion_learned.training.train import train_bundle
 from tests._bundles import make_bundle
 
-H100 = Path(__file__).resolve().parents[1] / "data" / "h100"
+H100 = Path(__file__).resolve().parents[2] / "data" / "h100"
 SMALL = {"n_estimators": 30, "max_depth": 3, "learning_rate": 0.2, "n_jobs": 1}
 
 

@@ -11,7 +11,6 @@ import math
 import helion
 import numpy as np
 import torch
-from test_contiguity import bound_facts
 
 from helion_learned.features.config import partial_config
 from helion_learned.features.hardware import resolve_target
@@ -19,6 +18,7 @@ from helion_learned.features.vectorize import FeatureExtractor
 from helion_learned.models.candidates import candidate_grid
 from helion_learned.models.candidates import validate
 from helion_learned.training.suite import kernels as K
+from tests.runtime.test_contiguity import bound_facts
 
 H100 = resolve_target("h100")
 NAMES = FeatureExtractor().feature_names
@@ -96,7 +96,7 @@ def test_flatten_check_reads_both_picks_off_the_held_out_h200_logs() -> None:
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     sys.path.insert(0, str(root / "experiments" / "flatten_check"))
     import flatten_check
 

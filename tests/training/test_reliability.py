@@ -38,7 +38,7 @@ from helion_learned.training.logs import load_logs
 from helion_learned.training.suite import kernels as K
 from tests._bundles import bound_facts
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def tiny_bundle(threshold: float, seed: int = 0) -> ModelBundle:
@@ -175,7 +175,7 @@ def test_report_failure_leaves_previous_report(
 ) -> None:
     pytest.importorskip("matplotlib")
     from helion_learned.training.report import render
-    from tests.test_report import _result
+    from tests.training.test_report import _result
 
     out = tmp_path / "report"
     render.write_report(_result(with_lfo=False), out)

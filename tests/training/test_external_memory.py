@@ -26,7 +26,7 @@ from helion_learned.training.external_memory import fit_external
 from helion_learned.training.external_memory import write_shards
 from helion_learned.training.logs import load_logs
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "h100"
+DATA = Path(__file__).resolve().parents[2] / "data" / "h100"
 BASES = ("shard0_vm_1148", "shard0_vm_18371", "shard1_vm_1149")
 
 

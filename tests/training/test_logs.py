@@ -34,7 +34,7 @@ from helion_learned.training.logs import summarize
 from helion_learned.training.logs import workload_key
 from helion_learned.training.logs.parsing import CSV_FIELDS
 
-FIXTURES = Path(__file__).parent / "fixtures" / "logs"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "logs"
 GOOD, BAD = FIXTURES / "good", FIXTURES / "bad"
 RUN_A, RUN_B = "a" * 64, "b" * 64
 SHARED_FACTS = BAD / "shared_facts.facts.jsonl"

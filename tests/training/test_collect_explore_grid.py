@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import helion
 import torch
-from test_contiguity import bound_facts
 
 from helion_learned.models.candidates import candidate_grid
 from helion_learned.models.candidates import split_k_axes
 from helion_learned.models.candidates import validate
 from helion_learned.training.collect.configs import grid as collector_grid
 from helion_learned.training.suite import kernels as K
+from tests.runtime.test_contiguity import bound_facts
 
 
 def _split_k_args(m: int = 32, k: int = 1024, n: int = 40) -> tuple[torch.Tensor, torch.Tensor]:

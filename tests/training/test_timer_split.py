@@ -21,7 +21,7 @@ from helion_learned.training.dataset import build_dataset
 from helion_learned.training.logs import load_logs
 from helion_learned.training.logs.origins import timing_by_run
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "data"
 LAUNCH, GRAPH, EXPLORE = DATA / "h200", DATA / "h200_graph", DATA / "h200_explore"
 
