@@ -170,7 +170,7 @@ def study(args: argparse.Namespace) -> dict[str, Any]:
     if not plist:
         raise ValueError(f"no workload of {args.clean} is also in {args.source} with "
                          f">= {args.min_common} common configs. Fix: collect --clean from a "
-                         "replay plan of --source (training.collect_replay --max-best-ms)")
+                         "replay plan of --source (training.collect.replay --max-best-ms)")
     params = {**(bundle.metadata.get("model_params") or {}), "n_jobs": 2}
     extra = tc.load_training_only(args.extra) if args.extra else None
     # As `train --extra-logs`: the other GPU's rows train every fold's model, a held-out

@@ -99,7 +99,7 @@ def run_identity(opts: Opts) -> dict[str, Any]:
 def fresh_kernel(sk: Any, opts: Opts, *, seed: int, log_base: Path | None = None,
                  budget_s: float | None = None) -> Any:
     """A new Helion kernel object for ``sk`` (heuristics run at bind time, so every variant needs
-    its own), with the collector's settings (collect_worker.Worker._kernel)."""
+    its own), with the collector's settings (collect.worker.Worker._kernel)."""
     import helion
 
     settings = sk.kernel.settings.to_dict()
@@ -229,7 +229,7 @@ def config_from_log(base: Path, config_id: str | None) -> dict[str, Any] | None:
             configs = json.loads(line).get("configs") or {}
             if config_id in configs:
                 return config_dict(configs[config_id])
-    from helion_learned.training.log_parsing import parse_config_repr
+    from helion_learned.training.logs.parsing import parse_config_repr
 
     for row in _csv_rows(base):
         if row.get("config_id") == config_id and row.get("config"):

@@ -71,8 +71,8 @@ def run_seed(item: dict[str, Any], opts: Opts) -> dict[str, Any]:
     from helion.autotuner.search_space_logger import canonical_config_id
 
     import helion_learned
-    from helion_learned.training.collect_measure import real_autotune
-    from helion_learned.training.collect_measure import without_learned_heuristics
+    from helion_learned.training.collect.measure import real_autotune
+    from helion_learned.training.collect.measure import without_learned_heuristics
     from helion_learned.training.suite.registry import SUITE
 
     sk = SUITE[item["family"]]
@@ -130,7 +130,7 @@ def run_seed(item: dict[str, Any], opts: Opts) -> dict[str, Any]:
 def _search_arm(sk: Any, args: tuple, opts: Opts, arm: str, seed: int, base: Path
                 ) -> dict[str, Any]:
     import helion_learned
-    from helion_learned.training.collect_measure import real_autotune
+    from helion_learned.training.collect.measure import real_autotune
 
     clear_log(base)
     with cold_compile_caches():

@@ -137,7 +137,7 @@ def first_estimate(kind: str, opts: Any) -> float:
 
 
 def estimate(kind: str, durations: dict[str, list[float]], opts: Any) -> float:
-    from helion_learned.training.collect_worker import estimate as p75
+    from helion_learned.training.collect.worker import estimate as p75
 
     seen = durations.get(kind) or []
     return p75(seen, 5.0) if seen else first_estimate(kind, opts)
@@ -148,8 +148,8 @@ def run_shard(opts: Any, items: list[dict[str, Any]], shard: int, deadline: floa
     from online_common import run_identity
     from online_items import RUNNERS
 
-    from helion_learned.training.collect_measure import is_fatal
-    from helion_learned.training.collect_measure import release_memory
+    from helion_learned.training.collect.measure import is_fatal
+    from helion_learned.training.collect.measure import release_memory
 
     if opts.cpu:
         from helion_learned.training.suite.interpret import apply_cpu_patches
@@ -228,8 +228,8 @@ def run_parent(argv: list[str], opts: Any, items: list[dict[str, Any]], devices:
     An overhead item runs first, alone on the first GPU: bind time is CPU work, and other
     children's precompile processes would load the CPUs unevenly between its two arms.
     """
-    from helion_learned.training.collect_shards import kill_tree  # + orphaned forks
-    from helion_learned.training.collect_shards import physical_gpus
+    from helion_learned.training.collect.shards import kill_tree  # + orphaned forks
+    from helion_learned.training.collect.shards import physical_gpus
 
     state = Path(tempfile.mkdtemp(prefix="online_validation_"))
     jobs = max(2, (os.cpu_count() or 2) // len(devices))

@@ -52,7 +52,7 @@ from scale_synthetic import CONFIGS_PER_WORKLOAD
 from scale_synthetic import SYNTHETIC_NOTE
 from scale_synthetic import generate
 
-from helion_learned.training.collect_shards import descendants  # every thread's children
+from helion_learned.training.collect.shards import descendants  # every thread's children
 
 # -- measurement ---------------------------------------------------------------------------------
 

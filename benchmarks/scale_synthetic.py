@@ -182,7 +182,7 @@ def generate(out_dir: Path, rows: int, *, gzip_files: bool = False, seed: int = 
              families: tuple[str, ...] = BASE_FAMILIES) -> dict[str, Any]:
     """Write ``rows`` result rows as ``n_bases`` log bases ``out_dir/synthetic[-KK]``, each with
     ``.csv`` + ``.meta.jsonl`` + ``.facts.jsonl`` (``.gz`` with ``gzip_files``)."""
-    from helion_learned.training.log_parsing import CSV_FIELDS
+    from helion_learned.training.logs.parsing import CSV_FIELDS
 
     assert CSV_HEADER == CSV_FIELDS, (CSV_HEADER, CSV_FIELDS)
     start = time.perf_counter()

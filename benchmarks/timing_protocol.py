@@ -34,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from helion_learned.training.collect_replay import facts_workloads
+from helion_learned.training.collect.replay import facts_workloads
 from helion_learned.training.logs import load_logs
 
 Key = tuple[str, tuple[int, ...], str]  # family, shape, dtype

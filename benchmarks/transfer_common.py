@@ -32,8 +32,8 @@ def load_dataset(paths: list[Path]) -> Any:
     """Logs (files or folders) -> the training Dataset, with each config's origin tags."""
     from helion_learned.training.dataset import build_dataset
     from helion_learned.training.logs import load_logs
-    from helion_learned.training.origins import check_timing
-    from helion_learned.training.origins import load_origins
+    from helion_learned.training.logs.origins import check_timing
+    from helion_learned.training.logs.origins import load_origins
 
     logset = load_logs(paths)
     # As train/evaluate do: one workload under both timers would merge into one mixed label.
@@ -211,7 +211,7 @@ def scoring_summary(rows: list[dict[str, Any]], keep: float) -> dict[str, Any]:
     if not rows:
         raise ValueError("no workload was measured on both GPUs with enough common configs "
                          "(see --min-common); check that --source and --target hold the same "
-                         "workloads (a replay plan collects them: training.collect_replay)")
+                         "workloads (a replay plan collects them: training.collect.replay)")
     col = {k: summarize([r[k] for r in rows]) for k in (
         "learned_on_source", "learned_on_target", "source_best_replayed", "source_pick_replayed",
         "helion_default_target", "helion_default_source")}

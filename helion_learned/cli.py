@@ -322,7 +322,7 @@ class BackfillFactsCommand(Command):
         add_format(p)
 
     def run(self, args: argparse.Namespace) -> int:
-        from .training.backfill import backfill_facts
+        from .training.logs.backfill import backfill_facts
 
         counts = backfill_facts(args.logs, args.kernels, device=args.device)
         _emit(sorted(counts.items()), args.format, title="backfilled facts")

@@ -92,9 +92,9 @@ def _load_logs(paths: list[str], args: argparse.Namespace, update: Any, label: s
 def _load_part(paths: list[Any], args: argparse.Namespace, update: Any, label: str) -> Any:
     from .training.dataset import build_dataset
     from .training.logs import load_logs
-    from .training.origins import MIXED_TIMERS_FIX
-    from .training.origins import check_timing
-    from .training.origins import load_origins
+    from .training.logs.origins import MIXED_TIMERS_FIX
+    from .training.logs.origins import check_timing
+    from .training.logs.origins import load_origins
 
     logset = load_logs(paths, skip_bad=args.skip_bad,
                        progress=lambda i, n: update(f"{label}reading logs", i, n))
@@ -102,7 +102,7 @@ def _load_part(paths: list[Any], args: argparse.Namespace, update: Any, label: s
         print(f"{label}skipped (--skip-bad): {dict(logset.skipped)}", file=sys.stderr)
     if (warning := check_timing(logset.files)) and label:
         # Training-only rows train but are never scored or calibrate the gate (the shipped
-        # default mixes H200 timers there on purpose: reports/extra_logs), so no fix is asked.
+        # default mixes H200 timers there on purpose: experiments/extra_logs/report), so no fix is asked.
         print(f"{label}note: {warning.removesuffix(MIXED_TIMERS_FIX)}They are training-only "
               "rows: the scored logs' labels and the gate are unaffected.", file=sys.stderr)
     elif warning:

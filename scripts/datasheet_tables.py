@@ -23,7 +23,7 @@ from helion_learned.training.dataset import build_dataset
 from helion_learned.training.evaluate import origin_rel
 from helion_learned.training.evaluate import summarize
 from helion_learned.training.logs import load_logs
-from helion_learned.training.origins import load_origins
+from helion_learned.training.logs.origins import load_origins
 
 
 def geomean(values: list[float]) -> float:

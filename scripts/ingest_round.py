@@ -28,7 +28,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from helion_learned.training.collect_files import repair_orphans
+from helion_learned.training.collect.files import repair_orphans
 
 APPENDED = ("control.jsonl", "failures.jsonl")
 

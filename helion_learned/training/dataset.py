@@ -35,7 +35,7 @@ class Group:
     config_ids: list[str]
     perf_ms: np.ndarray  # inf where the config failed
     rel: np.ndarray  # best_time / time, 0 for failures: the label
-    origins: list[str]  # "tag|tag" per config, see training.origins ("" when unknown)
+    origins: list[str]  # "tag|tag" per config, see training.logs.origins ("" when unknown)
 
     @property
     def best_ms(self) -> float:

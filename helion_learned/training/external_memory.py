@@ -220,9 +220,9 @@ class LogStream:
         self._sample: list[tuple[int, str, Group, np.ndarray, np.ndarray]] = []
 
     def __iter__(self) -> Iterator[Chunk]:
-        from . import log_parsing as lp
         from .logs import discover_log_bases
         from .logs import load_logs
+        from .logs import parsing as lp
 
         bases = discover_log_bases(self.paths)
         if not bases:

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import Dataset
-from .log_parsing import discover_log_bases
-from .origins import timing_by_run
+from .logs.origins import timing_by_run
+from .logs.parsing import discover_log_bases
 
 
 def timer_parts(paths: Sequence[str | os.PathLike[str]]) -> list[list[Path]]:

@@ -1,0 +1,144 @@
+"""The shared-memory rule (features.feasibility) on real bound kernels and the real H100 logs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from helion_learned.features.feasibility import SMEM_OVER_CAPACITY_LIMIT
+from helion_learned.features.feasibility import feasible
+from helion_learned.features.feasibility import pick_index
+from helion_learned.features.feasibility import ranked_subset
+from helion_learned.features.hardware import resolve_target
+from helion_learned.features.vectorize import FeatureExtractor
+from helion_learned.models.bundle import ModelBundle
+from helion_learned.models.predict import Predictor
+from helion_learned.training.suite import kernels as K
+from tests._bundles import bound_facts
+from tests._bundles import make_bundle
+
+H100 = resolve_target("h100")
+BF16 = torch.bfloat16
+DATA = Path(__file__).resolve().parents[2] / "data" / "h100"
+
+
+def _attention_facts(head_dim: int):
+    K.attention.reset()
+    q = torch.randn(2, 8, 1024, head_dim, dtype=BF16)
+    return bound_facts(K.attention, (q, q.clone(), q.clone()))
+
+
+def _attention_cfg(stages: int) -> dict:
+    # Helion 1.5.0's own attention seed (triton_h100_multi_matmul) with `stages` stages.
+    return {"block_sizes": [1, 64, 512], "num_warps": 8, "num_stages": stages}
+
+
+def test_helion_attention_seed_ruled_out_where_it_fails_or_crawls() -> None:
+    # In the H100 logs this seed fails at head dim 128 with 3 stages (A+B reading 1.9x the 227 KiB
+    # per block); at head dim 64 it runs at 0.27 of the best, and with 1 stage at head dim 128 at
+    # 0.31-0.33 on the H200: the K+V reading (1.7x and 1.2x) rules both out since stop 20.
+    d128, d64 = _attention_facts(128), _attention_facts(64)
+    assert feasible(d128, H100, [_attention_cfg(3), _attention_cfg(1)]).tolist() == [False, False]
+    assert feasible(d64, H100, [_attention_cfg(3)]).tolist() == [False]
+    # A 64 x 128 tile with 2 stages stays in at both head dims (K+V reading at most 0.63x).
+    small = {"block_sizes": [1, 64, 128], "num_warps": 4, "num_stages": 2}
+    assert feasible(d128, H100, [small]).tolist() == feasible(d64, H100, [small]).tolist() == [True]
+
+
+def test_attention_k_and_v_reading_rules_out_the_held_out_h200_failures() -> None:
+    # Held out, attention picked a 128 x 256 tile with 4 stages at head dim 64 on the H200
+    # (data/h200): 0.85x by the A+B reading, 1.2x with K and V streamed; it fails there.
+    d64 = _attention_facts(64)
+    pick = {"block_sizes": [1, 128, 256], "num_warps": 4, "num_stages": 4}
+    assert feasible(d64, H100, [pick]).tolist() == [False]
+
+
+def test_kernels_without_a_matmul_keep_every_config() -> None:
+    K.softmax.reset()
+    facts = bound_facts(K.softmax, (torch.randn(64, 4096),))
+    cfgs = [{"block_sizes": [1], "num_warps": w, "num_stages": 4} for w in (4, 8, 16)]
+    assert feasible(facts, H100, cfgs).all()
+
+
+def test_matmul_k_block_estimate_is_the_model_feature() -> None:
+    K.matmul.reset()
+    facts = bound_facts(K.matmul, (torch.randn(1024, 512, dtype=BF16),
+                                   torch.randn(512, 1024, dtype=BF16)))
+    cfgs = [{"block_sizes": [256, 256, 128], "num_warps": 8, "num_stages": 4},  # 512 KiB
+            {"block_sizes": [128, 128, 64], "num_warps": 4, "num_stages": 3}]  # 96 KiB
+    ex = FeatureExtractor()
+    X = ex.transform(facts, H100, cfgs)
+    over = X[:, ex.feature_names.index("d_smem_over_capacity")]
+    assert feasible(facts, H100, cfgs).tolist() == (over < SMEM_OVER_CAPACITY_LIMIT).tolist()
+    assert feasible(facts, H100, cfgs).tolist() == [False, True]
+    # Attention's whole-head-dim estimate stays out of the model's features (as it was trained).
+    att = ex.transform(_attention_facts(128), H100, [_attention_cfg(3)])
+    assert np.isnan(att[0, ex.feature_names.index("d_smem_kb")])
+
+
+def test_none_feasible_ranks_all() -> None:
+    assert ranked_subset(np.array([False, False])).tolist() == [0, 1]
+    assert ranked_subset(np.array([False, True, True])).tolist() == [1, 2]
+    assert pick_index(np.array([3.0, 1.0, 2.0]), np.array([False, True, True])) == 2
+    assert pick_index(np.array([3.0, 1.0]), np.array([False, False])) == 0
+
+
+def test_predictor_never_returns_a_ruled_out_config(tmp_path: Path) -> None:
+    path = tmp_path / "bundle"
+    make_bundle(path, threshold=0.0)
+    facts = _attention_facts(128)
+    pred = Predictor(ModelBundle.load(path)).predict(
+        facts, H100, top_k=400, extra_candidates=[_attention_cfg(3)])
+    assert pred.configs and feasible(facts, H100, pred.configs).all()
+    assert _attention_cfg(3) not in pred.configs
+
+
+@pytest.fixture(scope="module")
+def h100_logs():
+    from helion_learned.training.dataset import build_dataset
+    from helion_learned.training.logs import load_logs
+
+    return build_dataset(load_logs([DATA]))
+
+
+def test_ruled_out_configs_mostly_fail_in_the_h100_logs(h100_logs) -> None:
+    out = np.concatenate([~g.feasible for g in h100_logs.groups])
+    rel = np.concatenate([g.rel for g in h100_logs.groups])
+    assert out.sum() >= 100
+    assert (rel[out] <= 0).mean() >= 0.65  # 0.67 on the committed logs (301 configs)
+    assert (rel[out] >= 1 / 1.05).sum() <= 2  # one near-best config is ruled out (of 21,590)
+    # Of those that ran, all but a handful crawl: under half their workload's best (5 above).
+    best = np.concatenate([g.rel / g.rel.max() for g in h100_logs.groups])
+    assert ((rel[out] > 0) & (best[out] > 0.5)).sum() <= 8
+    seeds = [(g.facts.matmuls[0]["k"], r > 0) for g in h100_logs.groups if g.family == "attention"
+             for c, r in zip(g.configs, g.rel, strict=True)
+             if {k: c.get(k) for k in ("block_sizes", "num_warps", "num_stages")}
+             == _attention_cfg(3)]
+    assert seeds and all(not ran for k, ran in seeds if k == 128)
+
+
+def test_evaluation_picks_skip_ruled_out_configs(h100_logs) -> None:
+    from helion_learned.training.evaluate import group_outcomes
+
+    ds = h100_logs
+    # Scores that prefer exactly the ruled-out configs: every pick must still be a feasible one.
+    scores = np.concatenate([np.where(g.feasible, 0.0, 1.0) + 1e-3 * np.arange(len(g.configs))
+                             for g in ds.groups])
+    order = np.concatenate([ds.rows(i) for i in range(len(ds.groups))])
+    s = np.empty_like(scores)
+    s[order] = scores
+    outcomes = group_outcomes(ds, s)
+    touched = [o for o in outcomes if not ds.groups[o.group].feasible.all()]
+    assert touched and all(ds.groups[o.group].feasible[o.pick] for o in outcomes)
+
+
+def test_cute_logs_keep_every_config() -> None:
+    from helion_learned.training.dataset import build_dataset
+    from helion_learned.training.logs import load_logs
+
+    cute = build_dataset(load_logs([DATA.parent / "h200_cute"]))
+    assert cute.backend == "cute" and cute.groups
+    assert all(g.feasible.all() for g in cute.groups)
