@@ -5,6 +5,9 @@ Shapes are realistic LLM / vision sizes: power-of-two and odd extents, hidden si
 Every GPU workload keeps its tensors under ~2 GB (``tests/test_suite_kernels.py`` checks it on the
 meta device) and one kernel run in the tens of milliseconds at reasonable configs.
 Shape tuples mean what each family's ``make_args`` says (e.g. ``(M, K, N)`` for matmuls).
+
+This module holds the original 24 families (the shipped model's training data, frozen); the
+families added since live in :mod:`.families` and follow them in :data:`SUITE`.
 """
 
 from __future__ import annotations
