@@ -1,6 +1,8 @@
 """Attention suite kernels: non-causal flash attention (online softmax), causal flash attention
 (key tiles masked against the query tile) and single-query decode attention over a KV cache
-(a GEMV-shaped online softmax: no dot, one query row per batch-head).
+(a GEMV-shaped online softmax: no dot, one query row per batch-head), and the FlashAttention-2
+backward pass as its two kernels: dK/dV (a grid over key tiles looping over queries) and dQ (a
+grid over query tiles looping over keys), both recomputing P from the saved logsumexp.
 """
 
 from __future__ import annotations
@@ -108,6 +110,60 @@ def decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tens
     return out.view(b, h, d)
 
 
+@helion.kernel(static_shapes=True)
+def attention_backward_dkdv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                            d_out: torch.Tensor, lse: torch.Tensor,
+                            delta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    # q, k, v, d_out [BH, S, D]; lse (forward logsumexp of the scaled scores) and
+    # delta = rowsum(d_out * out) are [BH, S] fp32. Non-causal.
+    bh, s, d = q.size()
+    head_dim = hl.specialize(d)
+    dk = torch.empty_like(k)
+    dv = torch.empty_like(v)
+    scale = 1.0 / math.sqrt(head_dim)
+    for tile_b, tile_n in hl.tile([bh, s]):
+        k_t = k[tile_b, tile_n, :]
+        v_t = v[tile_b, tile_n, :]
+        dk_acc = hl.zeros([tile_b, tile_n, head_dim], dtype=torch.float32)
+        dv_acc = hl.zeros([tile_b, tile_n, head_dim], dtype=torch.float32)
+        for tile_m in hl.tile(s):
+            q_t = q[tile_b, tile_m, :]
+            do_t = d_out[tile_b, tile_m, :]
+            qk = hl.dot(q_t, k_t.transpose(1, 2), out_dtype=torch.float32) * scale
+            p = torch.exp(qk - lse[tile_b, tile_m][:, :, None])
+            dv_acc = torch.baddbmm(dv_acc, p.transpose(1, 2).to(do_t.dtype), do_t)
+            dp = hl.dot(do_t, v_t.transpose(1, 2), out_dtype=torch.float32)
+            ds = p * (dp - delta[tile_b, tile_m][:, :, None])
+            dk_acc = torch.baddbmm(dk_acc, ds.transpose(1, 2).to(q_t.dtype), q_t)
+        dk[tile_b, tile_n, :] = (dk_acc * scale).to(k.dtype)
+        dv[tile_b, tile_n, :] = dv_acc.to(v.dtype)
+    return dk, dv
+
+
+@helion.kernel(static_shapes=True)
+def attention_backward_dq(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, d_out: torch.Tensor,
+                          lse: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+    bh, s, d = q.size()
+    head_dim = hl.specialize(d)
+    dq = torch.empty_like(q)
+    scale = 1.0 / math.sqrt(head_dim)
+    for tile_b, tile_m in hl.tile([bh, s]):
+        q_t = q[tile_b, tile_m, :]
+        do_t = d_out[tile_b, tile_m, :]
+        lse_t = lse[tile_b, tile_m][:, :, None]
+        delta_t = delta[tile_b, tile_m][:, :, None]
+        dq_acc = hl.zeros([tile_b, tile_m, head_dim], dtype=torch.float32)
+        for tile_n in hl.tile(s):
+            k_t = k[tile_b, tile_n, :]
+            qk = hl.dot(q_t, k_t.transpose(1, 2), out_dtype=torch.float32) * scale
+            p = torch.exp(qk - lse_t)
+            dp = hl.dot(do_t, v[tile_b, tile_n, :].transpose(1, 2), out_dtype=torch.float32)
+            ds = p * (dp - delta_t)
+            dq_acc = torch.baddbmm(dq_acc, ds.to(k_t.dtype), k_t)
+        dq[tile_b, tile_m, :] = (dq_acc * scale).to(q.dtype)
+    return dq
+
+
 # -- references ---------------------------------------------------------------------------------
 def attention_ref(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.scaled_dot_product_attention(q.float(), k.float(), v.float()).to(q.dtype)
@@ -123,3 +179,24 @@ def decode_attention_ref(q: torch.Tensor, k_cache: torch.Tensor,
     out = torch.nn.functional.scaled_dot_product_attention(
         q.float()[:, :, None, :], k_cache.float(), v_cache.float())
     return out[:, :, 0, :].to(q.dtype)
+
+
+def _attention_grads(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                     d_out: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    qf, kf, vf = (t.float().requires_grad_(True) for t in (q, k, v))
+    out = torch.nn.functional.scaled_dot_product_attention(qf, kf, vf)
+    return torch.autograd.grad(out, (qf, kf, vf), d_out.float())
+
+
+def attention_backward_dkdv_ref(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                                d_out: torch.Tensor, lse: torch.Tensor,
+                                delta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    _, dk, dv = _attention_grads(q, k, v, d_out)
+    return dk.to(k.dtype), dv.to(v.dtype)
+
+
+def attention_backward_dq_ref(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                              d_out: torch.Tensor, lse: torch.Tensor,
+                              delta: torch.Tensor) -> torch.Tensor:
+    dq, _, _ = _attention_grads(q, k, v, d_out)
+    return dq.to(q.dtype)

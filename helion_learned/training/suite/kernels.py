@@ -9,6 +9,8 @@ original 24) and :mod:`.families` (the rest); see README.md.
 from __future__ import annotations
 
 from .attention import attention
+from .attention import attention_backward_dkdv
+from .attention import attention_backward_dq
 from .attention import causal_attention
 from .attention import decode_attention
 from .backward import cross_entropy_backward
@@ -78,23 +80,25 @@ from .softmax_losses import softmax
 from .statistics import col_mean
 from .statistics import row_argmax
 from .statistics import row_sum
+from .statistics import row_topk
 from .statistics import row_var
 from .statistics import welford
 from .windows import causal_conv1d
 from .windows import depthwise_conv2d
 
 __all__ = [
-    "add", "attention", "batch_softmax", "bias_gelu", "bmm", "broadcast_matmul",
-    "causal_attention", "causal_conv1d", "causal_softmax", "channel_affine",
-    "chunked_linear_attention", "col_mean", "concat", "cross_entropy", "cross_entropy_backward",
-    "cummax", "cumsum", "decode_attention", "depthwise_conv2d", "embedding", "embedding_bag",
-    "fma", "focal_loss", "fp8_scaled_gemm", "fused_add_rms_norm", "gather_cols", "geglu", "gelu",
-    "gelu_backward", "glu_split", "group_norm", "grouped_gemm", "int4_gemm", "int8_gemm", "jsd",
-    "kl_div", "l2_normalize", "layer_norm", "layer_norm_backward_dwb", "layer_norm_backward_dx",
-    "linear_recurrence", "linear_swiglu", "log_softmax", "logsumexp", "matmul", "matmul_bias_gelu",
-    "matmul_bias_relu", "matmul_nt", "matmul_row_sum", "matmul_scale_residual", "matmul_split_k",
-    "matmul_tn", "moe_matmul", "moe_router", "permute_heads", "quantize_int8_rowwise", "rms_norm",
-    "rms_norm_backward_dx", "rotary_embedding", "row_argmax", "row_sum", "row_var", "scatter_add",
+    "add", "attention", "attention_backward_dkdv", "attention_backward_dq", "batch_softmax",
+    "bias_gelu", "bmm", "broadcast_matmul", "causal_attention", "causal_conv1d", "causal_softmax",
+    "channel_affine", "chunked_linear_attention", "col_mean", "concat", "cross_entropy",
+    "cross_entropy_backward", "cummax", "cumsum", "decode_attention", "depthwise_conv2d",
+    "embedding", "embedding_bag", "fma", "focal_loss", "fp8_scaled_gemm", "fused_add_rms_norm",
+    "gather_cols", "geglu", "gelu", "gelu_backward", "glu_split", "group_norm", "grouped_gemm",
+    "int4_gemm", "int8_gemm", "jsd", "kl_div", "l2_normalize", "layer_norm",
+    "layer_norm_backward_dwb", "layer_norm_backward_dx", "linear_recurrence", "linear_swiglu",
+    "log_softmax", "logsumexp", "matmul", "matmul_bias_gelu", "matmul_bias_relu", "matmul_nt",
+    "matmul_row_sum", "matmul_scale_residual", "matmul_split_k", "matmul_tn", "moe_matmul",
+    "moe_router", "permute_heads", "quantize_int8_rowwise", "rms_norm", "rms_norm_backward_dx",
+    "rotary_embedding", "row_argmax", "row_sum", "row_topk", "row_var", "scatter_add",
     "segment_sum", "seq_cumsum", "silu", "silu_backward", "softmax", "softmax_backward", "swiglu",
     "swiglu_backward", "transpose", "w8a16_gemm", "welford",
 ]

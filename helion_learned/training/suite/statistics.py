@@ -1,6 +1,7 @@
 """Statistics suite kernels: row sum, column mean, row variance (full-row slice), Welford mean
-and variance (an explicit loop over column chunks merging partial statistics) and row argmax
-(an index-valued reduction, e.g. greedy decoding over a vocabulary).
+and variance (an explicit loop over column chunks merging partial statistics), row argmax
+(an index-valued reduction, e.g. greedy decoding over a vocabulary) and row top-k (k unrolled
+rounds of max + argmax + mask, e.g. top-k sampling or MoE top-k routing).
 """
 
 from __future__ import annotations
@@ -77,6 +78,24 @@ def row_argmax(x: torch.Tensor) -> torch.Tensor:
     return out
 
 
+@helion.kernel(static_shapes=True)
+def row_topk(x: torch.Tensor, k_like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    # torch.topk(x, k, dim=-1) for a small k: k rounds of (max, argmax, mask the max out).
+    # k comes from k_like's length (a shape, so it is specialized and the rounds unroll).
+    m, _ = x.size()
+    k = hl.specialize(k_like.size(0))
+    values = torch.empty([m, k], dtype=x.dtype, device=x.device)
+    indices = torch.empty([m, k], dtype=torch.int64, device=x.device)
+    for tile_m in hl.tile(m):
+        v = x[tile_m, :].to(torch.float32)
+        for i in hl.static_range(k):
+            best = torch.amax(v, dim=-1)
+            indices[tile_m, i] = torch.argmax(v, dim=-1)
+            values[tile_m, i] = best.to(x.dtype)
+            v = torch.where(v == best[:, None], float("-inf"), v)  # ties go together
+    return values, indices
+
+
 # -- references ---------------------------------------------------------------------------------
 def row_sum_ref(x: torch.Tensor) -> torch.Tensor:
     return x.float().sum(-1).to(x.dtype)
@@ -96,3 +115,8 @@ def welford_ref(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def row_argmax_ref(x: torch.Tensor) -> torch.Tensor:
     return torch.argmax(x, dim=-1)
+
+
+def row_topk_ref(x: torch.Tensor, k_like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    top = torch.topk(x, k_like.size(0), dim=-1)
+    return top.values, top.indices

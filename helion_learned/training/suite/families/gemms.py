@@ -103,6 +103,19 @@ def _moe_args(shape: Shape, dtype: torch.dtype, device: str) -> tuple:  # (E, T,
     return randn((t, k), dtype, device), randn((e, k, n), dtype, device), offsets, sorted_ids
 
 
+def _attention_bwd_args(shape: Shape, dtype: torch.dtype, device: str) -> tuple:  # (BH, S, D)
+    q, k, v, d_out = (randn(shape, dtype, device) for _ in range(4))
+    # The forward's saved statistics, in fp32, a block of queries at a time (no S x S buffer).
+    scale = shape[2] ** -0.5
+    lse, delta = [], []
+    for lo in range(0, shape[1], 1024):
+        scores = (q[:, lo:lo + 1024].float() @ k.float().transpose(1, 2)) * scale
+        lse.append(torch.logsumexp(scores, dim=-1))
+        out = torch.softmax(scores, dim=-1) @ v.float()
+        delta.append((d_out[:, lo:lo + 1024].float() * out).sum(-1))
+    return q, k, v, d_out, torch.cat(lse, dim=1), torch.cat(delta, dim=1)
+
+
 def _decode_args(shape: Shape, dtype: torch.dtype, device: str) -> tuple:  # (B, H, S, D)
     b, h, _, d = shape
     return randn((b, h, d), dtype, device), randn(shape, dtype, device), randn(shape, dtype, device)
@@ -141,6 +154,10 @@ _DECODE = ((1, 32, 4096, 128), (8, 32, 2048, 128), (32, 32, 1024, 128), (64, 8, 
            (16, 32, 4096, 128), (128, 32, 512, 128), (4, 16, 32768, 64), (256, 8, 1024, 64),
            (2, 64, 16384, 128), (1, 8, 131072, 128))
 _DECODE_ONLINE = ((4, 32, 8192, 128), (24, 16, 3000, 64))
+_ATTENTION_BWD = ((32, 1024, 128), (128, 2048, 128), (64, 512, 64), (192, 512, 64),
+                  (16, 8192, 128), (48, 4096, 64), (384, 197, 64), (32, 4097, 64),
+                  (256, 256, 128), (8, 16384, 128))  # (B*H, S, D)
+_ATTENTION_BWD_ONLINE = ((64, 1536, 128), (96, 577, 64))
 
 _T_MM = ((32, 48, 40),)
 _T_GROUPED = ((3, 40, 32, 24),)
@@ -201,4 +218,13 @@ FAMILIES = (
            _ATTENTION, _ATTENTION_ONLINE, ((1, 2, 40, 16),), F16, dot=True),
     family("decode_attention_bf16", at.decode_attention, _decode_args, at.decode_attention_ref,
            _DECODE, _DECODE_ONLINE, ((2, 3, 40, 16),), BF16),
+    family("attention_backward_dkdv_bf16", at.attention_backward_dkdv, _attention_bwd_args,
+           at.attention_backward_dkdv_ref, _ATTENTION_BWD, _ATTENTION_BWD_ONLINE, ((3, 40, 16),),
+           BF16, dot=True),
+    family("attention_backward_dkdv_fp16", at.attention_backward_dkdv, _attention_bwd_args,
+           at.attention_backward_dkdv_ref, _ATTENTION_BWD, _ATTENTION_BWD_ONLINE, ((3, 40, 16),),
+           F16, dot=True),
+    family("attention_backward_dq_bf16", at.attention_backward_dq, _attention_bwd_args,
+           at.attention_backward_dq_ref, _ATTENTION_BWD, _ATTENTION_BWD_ONLINE, ((3, 40, 16),),
+           BF16, dot=True),
 )

@@ -66,6 +66,12 @@ def _kl_args(shape: Shape, dtype: torch.dtype, device: str) -> tuple:  # (N, V)
     return log_q, torch.softmax(torch.randn(shape, device=device), dim=-1).to(dtype)
 
 
+def _topk_args(shape: Shape, dtype: torch.dtype, device: str) -> tuple:  # (M, N, k)
+    m, n, k = shape
+    # k rides on the length of an int8 tensor (not floating: no dummy data to check).
+    return randn((m, n), dtype, device), torch.zeros((k,), dtype=torch.int8, device=device)
+
+
 def _focal_args(shape: Shape, dtype: torch.dtype, device: str) -> tuple:  # (N, C)
     targets = (torch.rand(shape, device=device) < 0.1).to(dtype)  # sparse positives
     return randn(shape, dtype, device), targets
@@ -101,6 +107,10 @@ _ROWS_ONLINE = ((1024, 14336), (3000, 4000))
 _ARGMAX = ((1, 32000), (8, 128256), (64, 32000), (256, 50257), (1024, 32000), (32, 151936),
            (4096, 4096), (1000, 3000), (128, 65536), (2048, 128256))
 _ARGMAX_ONLINE = ((16, 128256), (512, 32000))
+# (rows, candidates, k): top-k sampling over vocabularies, MoE top-k over experts.
+_TOPK = ((1, 32000, 50), (64, 32000, 50), (256, 128256, 40), (1024, 32000, 8), (8192, 64, 6),
+         (16384, 8, 2), (4096, 128, 8), (32, 151936, 20), (1000, 3000, 10), (2048, 256, 8))
+_TOPK_ONLINE = ((512, 50257, 50), (4096, 160, 6))
 _SCAN = ((1, 4096), (32, 4096), (1000, 3000), (4096, 4096), (4097, 1024), (16384, 512),
          (2048, 2048), (8192, 128), (256, 32000), (64, 65536))
 _SCAN_ONLINE = ((1024, 8192), (3000, 1000))
@@ -168,6 +178,9 @@ FAMILIES = (
            _ARGMAX_ONLINE, _T_VOCAB, BF16),
     family("row_argmax_fp32", st.row_argmax, same_shape(1), st.row_argmax_ref, _ARGMAX,
            _ARGMAX_ONLINE, _T_VOCAB, F32),
+    # Ties among the top k would differ from torch.topk (masked together): fp32 only.
+    family("row_topk_fp32", st.row_topk, _topk_args, st.row_topk_ref, _TOPK, _TOPK_ONLINE,
+           ((8, 50, 4),), F32),
     # scans
     family("cumsum_fp32", sc.cumsum, same_shape(1), sc.cumsum_ref, _SCAN, _SCAN_ONLINE, _T, F32),
     family("cumsum_bf16", sc.cumsum, same_shape(1), sc.cumsum_ref, _SCAN, _SCAN_ONLINE, _T, BF16,
