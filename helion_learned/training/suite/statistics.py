@@ -80,19 +80,22 @@ def row_argmax(x: torch.Tensor) -> torch.Tensor:
 
 @helion.kernel(static_shapes=True)
 def row_topk(x: torch.Tensor, k_like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    # torch.topk(x, k, dim=-1) for a small k: k rounds of (max, argmax, mask the max out).
+    # torch.topk(x, k, dim=-1) for a small k: k rounds of (max, argmax, mask that column out).
     # k comes from k_like's length (a shape, so it is specialized and the rounds unroll).
-    m, _ = x.size()
+    m, n = x.size()
     k = hl.specialize(k_like.size(0))
     values = torch.empty([m, k], dtype=x.dtype, device=x.device)
     indices = torch.empty([m, k], dtype=torch.int64, device=x.device)
     for tile_m in hl.tile(m):
         v = x[tile_m, :].to(torch.float32)
+        cols = torch.arange(n, device=x.device)
         for i in hl.static_range(k):
             best = torch.amax(v, dim=-1)
-            indices[tile_m, i] = torch.argmax(v, dim=-1)
+            idx = torch.argmax(v, dim=-1)
+            indices[tile_m, i] = idx
             values[tile_m, i] = best.to(x.dtype)
-            v = torch.where(v == best[:, None], float("-inf"), v)  # ties go together
+            # By index, not value: a tied value stays a candidate for the next round.
+            v = torch.where(cols[None, :] == idx[:, None], float("-inf"), v)
     return values, indices
 
 
@@ -118,5 +121,7 @@ def row_argmax_ref(x: torch.Tensor) -> torch.Tensor:
 
 
 def row_topk_ref(x: torch.Tensor, k_like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    top = torch.topk(x, k_like.size(0), dim=-1)
-    return top.values, top.indices
+    # torch.topk with ties broken toward the lower index (what argmax does): a stable sort.
+    values, indices = torch.sort(x, dim=-1, descending=True, stable=True)
+    k = k_like.size(0)
+    return values[:, :k], indices[:, :k]
