@@ -37,6 +37,7 @@ from online_common import trajectory
 
 VARIANTS = ("helion_default", "helion_heuristic", "learned_pick", "learned_gated", "autotune")
 WITHIN = 0.02  # "time to within 2 % of the unseeded arm's final best"
+LEARNED_TOPK_K = 8  # the learned autotuner's default (helion_learned.autotuner(k=8))
 MIN_T_S = 0.01  # the CSV's timestamp resolution: a floor for speedup denominators
 
 
@@ -67,6 +68,28 @@ def _learned_bind(sk: Any, args: tuple, opts: Opts, **install_kwargs: Any) -> tu
     return bound, info
 
 
+def _learned_topk(sk: Any, args: tuple, opts: Opts) -> dict[str, Any]:
+    """The learned autotuner (helion_learned.search.LearnedTopKSearch, k=8): its chosen config,
+    the configs it benchmarked and its wall clock (bind excluded, as for the autotune)."""
+    import helion_learned
+    from helion_learned.search.topk import LearnedTopKSearch
+
+    helion_learned.install(target=opts.target, record_facts=False)
+    try:
+        with cold_compile_caches():
+            bound = fresh_kernel(sk, opts, seed=0).bind(args)
+            t0 = time.perf_counter()
+            search = LearnedTopKSearch(bound, args, k=LEARNED_TOPK_K)
+            config = search.autotune()
+            elapsed = time.perf_counter() - t0
+    except Exception as e:  # measured as a failed variant, the other variants stand
+        return {"config": None, "error": f"{type(e).__name__}: {e}"[:500]}
+    finally:
+        helion_learned.uninstall()
+    return {"config": config, "elapsed_s": round(elapsed, 3), "k": LEARNED_TOPK_K,
+            "n_configs": len(search.configs), "n_learned": len(search.learned_configs)}
+
+
 def run_seed(item: dict[str, Any], opts: Opts) -> dict[str, Any]:
     from helion.autotuner.search_space_logger import canonical_config_id
 
@@ -89,6 +112,8 @@ def run_seed(item: dict[str, Any], opts: Opts) -> dict[str, Any]:
     for name, kwargs in (("learned_pick", {"threshold": 0.0}), ("learned_gated", {})):
         learned, info = _learned_bind(sk, args, opts, promote=True, **kwargs)
         variants[name] = {"config": learned.env.config_spec.default_config(), **info}
+
+    variants["learned_topk"] = _learned_topk(sk, args, opts)
 
     base = opts.out / "search_logs" / f"{slug(item['item'])}_autotune"
     clear_log(base)

@@ -88,6 +88,24 @@ def seed_part(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str
              if f["ratios"]["helion_heuristic"] and (not f["ratios"]["learned_pick"]
                                                     or f["ratios"]["learned_pick"]
                                                     < f["ratios"]["helion_heuristic"])]
+    topk = [r for r in ok if r["variants"].get("learned_topk")]
+    if topk:  # the learned autotuner (LearnedTopKSearch, k=8) against the quick autotune
+        summary["learned_autotuner"] = {
+            "items": len(topk),
+            "geomean_vs_autotune": geomean([r["ratios"].get("learned_topk") for r in topk]),
+            "worst_vs_autotune": min((r["ratios"]["learned_topk"] for r in topk
+                                      if r["ratios"].get("learned_topk")), default=None),
+            "wall_clock_vs_quick": geomean([
+                r["variants"]["learned_topk"]["elapsed_s"] / r["autotune_elapsed_s"]
+                for r in topk if r["variants"]["learned_topk"].get("elapsed_s")
+                and r.get("autotune_elapsed_s")]),
+            "configs_benchmarked_mean": sum(r["variants"]["learned_topk"].get("n_configs", 0)
+                                            for r in topk) / len(topk),
+            "seconds_mean": sum(r["variants"]["learned_topk"].get("elapsed_s") or 0
+                                for r in topk) / len(topk),
+            "definition": "LearnedTopKSearch (k=8) chosen config re-timed beside the others, "
+                          "÷ the quick-effort Helion autotune's best; wall clock = its search "
+                          "time ÷ the autotune's (bind excluded, cold compile caches)"}
     summary["families_learned_below_heuristic"] = below
     summary["n_families_learned_below_heuristic"] = len(below)
     return summary, families

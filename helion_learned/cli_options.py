@@ -39,9 +39,11 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--" + name.replace("_", "-"), type=kind, default=defaults[name],
                        help=f"XGBoost {name} (default {defaults[name]})")
     p.add_argument("--within", type=float, default=0.05,
-                   help="a pick is right when within this fraction of the best (0.05 = 5%%)")
+                   help="reported hit rate: a pick within this fraction of the best (0.05 = "
+                        "5%%); also the gate's target for logs that do not tag Helion's default")
     p.add_argument("--wrong-budget", type=float, default=0.05,
-                   help="max share of fired picks that may be wrong at the chosen threshold")
+                   help="max share of promoted picks more than 5%% slower than Helion's default "
+                        "at the chosen threshold")
     p.add_argument("--jobs", type=int, default=2, help="parallel CV folds")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--experts", choices=("auto", "on", "off"), default="auto",

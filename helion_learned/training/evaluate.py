@@ -231,7 +231,7 @@ def group_outcomes(ds: Dataset, scores: np.ndarray, *, within: float = 0.05,
     return out
 
 
-# The origin tag of the config Helion runs with autotuning off (training.origins).
+# The origin tag of the config Helion runs with autotuning off (training.logs.origins).
 FALLBACK_TAG = "helion_effective_default"
 
 
@@ -240,7 +240,7 @@ _BIND_TIME_TAGS = {"grid", "default", "helion_default", "helion_effective_defaul
 
 
 def bind_time_kind(origin: str) -> bool:
-    """A config of a kind the adapter ranks at bind time (see training.origins for the tags)."""
+    """A config of a kind the adapter ranks at bind time (see training.logs.origins for the tags)."""
     return any(t in _BIND_TIME_TAGS or t.startswith("heuristic:") for t in origin.split("|"))
 
 
@@ -265,7 +265,7 @@ def _log_comb(n: np.ndarray, k: int) -> np.ndarray:
 
 
 def origin_rel(group: Group, tag: str) -> float:
-    """Relative speed of the config carrying an origin tag (see training.origins), NaN if absent."""
+    """Relative speed of the config carrying an origin tag (see training.logs.origins), NaN if absent."""
     rels = [r for r, o in zip(group.rel, group.origins, strict=True) if tag in o.split("|")]
     return float(rels[0]) if rels else math.nan
 

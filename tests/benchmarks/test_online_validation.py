@@ -68,7 +68,10 @@ def test_every_variant_has_a_config_and_a_time(run: dict) -> None:
     assert row["bundle"]["fingerprint"] and row["bundle"]["threshold"] > 0
     variants = row["variants"]
     assert set(variants) == {"helion_default", "helion_heuristic", "learned_pick",
-                             "learned_gated", "autotune"}
+                             "learned_gated", "learned_topk", "autotune"}
+    topk = variants["learned_topk"]  # the learned autotuner benchmarked its list and chose one
+    assert topk["n_learned"] >= 1 and topk["n_configs"] > topk["n_learned"]
+    assert topk["elapsed_s"] > 0 and topk["k"] == 8
     for name, v in variants.items():
         assert v["config"] and v["config"].get("block_sizes"), name
         assert all(type(b) is int for b in v["config"]["block_sizes"]), name
@@ -165,6 +168,13 @@ def test_report_summary_recomputes_from_results(run: dict) -> None:
         logs = [math.log(r["ratios"][variant]) for r in seeds]
         assert sq[key] == pytest.approx(math.exp(sum(logs) / len(logs)))
     assert sq["learned_worst"] == min(r["ratios"]["learned_pick"] for r in seeds)
+    la = sq["learned_autotuner"]
+    assert la["items"] == len(seeds)
+    assert la["geomean_vs_autotune"] == pytest.approx(math.exp(sum(
+        math.log(r["ratios"]["learned_topk"]) for r in seeds) / len(seeds)))
+    assert la["wall_clock_vs_quick"] == pytest.approx(math.exp(sum(math.log(
+        r["variants"]["learned_topk"]["elapsed_s"] / r["autotune_elapsed_s"]) for r in seeds)
+        / len(seeds)))
     search = [r for r in rows if r["kind"] == "search"]
     assert se["items"] == len(search) == 1
     assert se["final_ratio"]["worst"] == pytest.approx(search[0]["final_ratio"])

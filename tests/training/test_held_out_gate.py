@@ -108,7 +108,7 @@ def test_vs_default_counts_picks_beyond_five_percent_either_way() -> None:
 
 @pytest.fixture(scope="module")
 def outcomes_with_fallback() -> list:
-    from helion_learned.training.origins import load_origins
+    from helion_learned.training.logs.origins import load_origins
 
     files = [H100 / f"{b}.csv.gz" for b in
              sorted({p.name.split(".")[0] for p in H100.glob("shard*.csv.gz")})[:10]]
