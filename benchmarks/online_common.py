@@ -37,6 +37,7 @@ class Opts:
     autotune_budget_s: float = 45.0
     search_budget_s: float = 60.0
     top_k: int = 4
+    seeded_arm: str = "install"  # or "prior": LearnedPriorLFBOTreeSearch as the seeded arm
     max_generations: int | None = None
     precompile_jobs: int | None = None
     overhead_repeats: int = 5

@@ -158,8 +158,9 @@ def _search_arm(sk: Any, args: tuple, opts: Opts, arm: str, seed: int, base: Pat
     from helion_learned.training.collect.measure import real_autotune
 
     clear_log(base)
+    prior = arm == "seeded" and opts.seeded_arm == "prior"
     with cold_compile_caches():
-        if arm == "seeded":  # our ranked seeds join Helion's own in compiler_seed_configs
+        if arm == "seeded" and not prior:  # our ranked seeds join Helion's in compiler seeds
             helion_learned.install(target=opts.target, top_k=opts.top_k, threshold=0.0,
                                    record_facts=False)
         else:
@@ -173,8 +174,16 @@ def _search_arm(sk: Any, args: tuple, opts: Opts, arm: str, seed: int, base: Pat
         finally:
             helion_learned.uninstall()  # the search itself reads only the bind-time seeds
         cs = bound.env.config_spec
+        search_cls = None
+        if prior:  # helion_learned.search.LearnedPriorLFBOTreeSearch: the learned prior
+            from helion_learned.search.prior import LearnedPriorLFBOTreeSearch as search_cls
+
+            helion_learned.install(target=opts.target, record_facts=False)
         t0 = time.perf_counter()
-        result = real_autotune(bound, args)
+        try:
+            result = real_autotune(bound, args, search_cls)
+        finally:
+            helion_learned.uninstall()
         wall_s = time.perf_counter() - t0
     best = config_from_log(base, result.get("best_config_id"))
     return {
@@ -200,7 +209,7 @@ def run_search(item: dict[str, Any], opts: Opts) -> dict[str, Any]:
                              opts.out / "search_logs" / f"{slug(item['item'])}_{arm}")
             for arm in order}
     un, se = arms["unseeded"]["trajectory"], arms["seeded"]["trajectory"]
-    out: dict[str, Any] = {"arm_order": order, "within": WITHIN}
+    out: dict[str, Any] = {"arm_order": order, "within": WITHIN, "seeded_arm": opts.seeded_arm}
     if not un:
         raise RuntimeError(f"unseeded search logged no successful config: "
                            f"{arms['unseeded'].get('error')}")

@@ -61,6 +61,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--autotune-budget-s", type=float, default=45.0)
     p.add_argument("--search-budget-s", type=float, default=60.0)
     p.add_argument("--top-k", type=int, default=4, help="learned seeds in the seeded search arm")
+    p.add_argument("--seeded-arm", choices=("install", "prior"), default="install",
+                   help="the seeded search arm: Helion's LFBOTreeSearch with install()'s seeds, "
+                        "or helion_learned's LearnedPriorLFBOTreeSearch (issue #30's learned "
+                        "prior; 8 learned seeds and the cost-model pre-screen)")
     p.add_argument("--max-generations", type=int, default=None,
                    help="Helion autotune_max_generations for every search (default: quick's)")
     p.add_argument("--overhead-repeats", type=int, default=5)
@@ -83,7 +87,7 @@ def make_opts(ns: argparse.Namespace) -> Any:
                 shapes_per_family=ns.shapes_per_family,
                 search_families=_split(ns.search_families) or [], search_seeds=ns.search_seeds,
                 autotune_budget_s=ns.autotune_budget_s, search_budget_s=ns.search_budget_s,
-                top_k=ns.top_k, max_generations=ns.max_generations,
+                top_k=ns.top_k, seeded_arm=ns.seeded_arm, max_generations=ns.max_generations,
                 precompile_jobs=int(ns._jobs) if ns._jobs else None,
                 overhead_repeats=ns.overhead_repeats, retry_failed=ns.retry_failed)
 

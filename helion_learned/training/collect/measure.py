@@ -75,8 +75,9 @@ def finite_search(bound: Any, args: tuple, configs: list[Any]) -> dict[str, Any]
     }
 
 
-def real_autotune(bound: Any, args: tuple) -> dict[str, Any]:
-    """A real Helion search at quick effort (LFBOTreeSearch, or PatternSearch without sklearn).
+def real_autotune(bound: Any, args: tuple, search_cls: type | None = None) -> dict[str, Any]:
+    """A real Helion search at quick effort (LFBOTreeSearch, or PatternSearch without sklearn;
+    ``search_cls`` another, e.g. helion_learned's LearnedPriorLFBOTreeSearch).
     A search cut by its budget is kept: returning the best so far is Helion's own behaviour."""
     from helion.autotuner.effort_profile import get_effort_profile
     from helion.autotuner.search_space_logger import canonical_config_id
@@ -89,6 +90,8 @@ def real_autotune(bound: Any, args: tuple) -> dict[str, Any]:
         HAS_ML_DEPS = False
     if not HAS_ML_DEPS:
         from helion.autotuner.pattern_search import PatternSearch as cls
+    if search_cls is not None:
+        cls = search_cls
     try:
         params = inspect.signature(cls.__init__).parameters
         kwargs = {k: v for k, v in cls.get_kwargs_from_profile(
