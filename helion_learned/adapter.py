@@ -19,6 +19,7 @@ import dataclasses
 import logging
 import math
 import weakref
+from collections.abc import Sequence
 from typing import Any
 from typing import ClassVar
 
@@ -34,8 +35,6 @@ from .models.predict import Predictor
 log = logging.getLogger("helion_learned")
 # Seeds handed to the autotuner by default: the pick and 3 more Helion does not seed itself.
 DEFAULT_TOP_K = 4
-# Extra ranked configs predicted so that dropping Helion's own seeds still leaves top_k.
-_HELION_SEED_ROOM = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,45 +90,6 @@ def helion_candidates(env: Any, device_ir: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _config_key(gen: Any, cfg: dict[str, Any]) -> str:
-    """One key for configs Helion would run identically (a partial config and its completion)."""
-    import helion
-
-    return repr(gen.canonicalize_flat(gen.flatten(helion.Config(**cfg)))[0])
-
-
-def seeds_without_helions(env: Any, ranked: list[dict[str, Any]], helion: list[dict[str, Any]],
-                          k: int) -> list[dict[str, Any]]:
-    """The pick, then up to ``k`` - 1 more of the ranking that Helion does not already seed.
-
-    The pick stays first even if Helion seeds it too (Helion promotes ``seeds[0]``); every other
-    slot goes to a config the autotuner would not otherwise try."""
-    if not ranked:
-        return []
-    try:
-        gen = env.config_spec.create_config_generation()
-        key = lambda c: _config_key(gen, c)  # noqa: E731
-        taken = {key(c) for c in helion}
-    except Exception as e:  # no generation: compare the partial configs as they are
-        log.debug("helion_learned: seeds deduplicated by their partial configs: %s",
-                  describe_error(e))
-        key = repr  # type: ignore[assignment]
-        taken = {repr(c) for c in helion}
-    out = [ranked[0]]
-    seen = taken | {key(ranked[0])}
-    for cfg in ranked[1:]:
-        if len(out) >= k:
-            break
-        try:
-            ck = key(cfg)
-        except Exception:
-            continue
-        if ck not in seen:
-            seen.add(ck)
-            out.append(cfg)
-    return out
-
-
 class LearnedHeuristicBase(AutotunerHeuristic):
     """Base of every heuristic class :func:`make_heuristic` builds (one per bundle)."""
 
@@ -162,8 +122,10 @@ class LearnedHeuristicBase(AutotunerHeuristic):
         return pred
 
     @classmethod
-    def ranked(cls, env: Any, device_ir: Any, top_k: int) -> BindPrediction | None:
-        """The model's ranking for a bound kernel: ``top_k`` valid configs and the confidence;
+    def ranked(cls, env: Any, device_ir: Any, top_k: int,
+               exclude: Sequence[dict[str, Any]] = ()) -> BindPrediction | None:
+        """The model's ranking for a bound kernel: the pick, then valid configs that neither
+        Helion's own candidates nor ``exclude`` hold (``top_k`` in all), and the confidence;
         None where the model cannot rank it (CPU without a target, other hardware, failure)."""
         try:
             hw = resolve_hardware(env, cls._target)
@@ -177,7 +139,8 @@ class LearnedHeuristicBase(AutotunerHeuristic):
             extras = helion_candidates(env, device_ir)  # Helion's fragment defaults come first
             pred = cls._predictor.predict(facts, hw, config_spec=env.config_spec, top_k=top_k,
                                           extra_candidates=extras,
-                                          reference=extras[0] if extras else None)
+                                          reference=extras[0] if extras else None,
+                                          exclude=[*extras, *exclude])
             log.debug("%s: %s confidence=%.3f threshold=%.3f pick=%s (%d candidates, %.1f ms)",
                       cls.name, facts.kernel_name, pred.confidence,
                       cls._predictor.bundle.threshold_for(pred.kernel_key), pred.configs[:1],
@@ -190,8 +153,8 @@ class LearnedHeuristicBase(AutotunerHeuristic):
 
     @classmethod
     def _predict_uncached(cls, env: Any, device_ir: Any) -> BindPrediction | None:
-        # Room for the pick plus top_k - 1 configs that Helion does not seed itself.
-        return cls.ranked(env, device_ir, cls._top_k + _HELION_SEED_ROOM)
+        # The pick plus top_k - 1 configs that Helion does not seed itself.
+        return cls.ranked(env, device_ir, cls._top_k)
 
     @classmethod
     def confident(cls, bound: BindPrediction | None) -> bool:
@@ -221,8 +184,8 @@ class LearnedHeuristicBase(AutotunerHeuristic):
         bound = cls._prediction(env, device_ir)
         if bound is None or not bound.prediction.configs:
             return None
-        seeds = seeds_without_helions(env, bound.prediction.configs, bound.helion, cls._top_k)
-        return [helion.Config(**cfg) for cfg in seeds]
+        # Already the pick, then configs Helion does not seed (Predictor.predict's ``exclude``).
+        return [helion.Config(**cfg) for cfg in bound.prediction.configs[:cls._top_k]]
 
     @classmethod
     def get_seed_config(cls, env: Any, device_ir: Any) -> Any:

@@ -230,8 +230,10 @@ def _spread_sample(items: list[dict[str, Any]], k: int, seed: int) -> list[dict[
     return [items[i] for i in keep]
 
 
-def validate(config_spec: Any, partial: dict[str, Any], *, gen: Any = None) -> dict[str, Any] | None:
-    """Run Helion's own seed-transfer path; return the partial config if it survives, else None.
+def canonical_key(config_spec: Any, partial: dict[str, Any], *, gen: Any = None) -> str | None:
+    """Helion's own seed-transfer path for one partial config: its canonical flat form as a key
+    (one key for configs Helion would run identically, a partial config and its completion), or
+    None if Helion rejects it. Validation and de-duplication share this one (costly) pass.
 
     ``gen``: a ``config_spec.create_config_generation()`` to reuse across calls (it is not cheap).
     """
@@ -239,10 +241,15 @@ def validate(config_spec: Any, partial: dict[str, Any], *, gen: Any = None) -> d
 
     try:
         gen = gen if gen is not None else config_spec.create_config_generation()
-        gen.canonicalize_flat(gen.flatten(helion.Config(**partial)))
+        flat = gen.canonicalize_flat(gen.flatten(helion.Config(**partial)))
     except Exception:
         return None
     for value, spec in zip(partial.get("block_sizes", ()), config_spec.block_sizes, strict=False):
         if value > spec.max_size:
             return None
-    return partial
+    return repr(flat[0] if isinstance(flat, tuple) else flat)
+
+
+def validate(config_spec: Any, partial: dict[str, Any], *, gen: Any = None) -> dict[str, Any] | None:
+    """The partial config if Helion's seed-transfer path accepts it (:func:`canonical_key`), else None."""
+    return partial if canonical_key(config_spec, partial, gen=gen) is not None else None

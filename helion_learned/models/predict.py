@@ -19,8 +19,8 @@ from .bundle import ModelBundle
 from .calibration import confidence_features
 from .candidates import SPLIT_K_RANGE_MIN_WORKLOADS
 from .candidates import candidate_grid
+from .candidates import canonical_key
 from .candidates import split_k_axes
-from .candidates import validate
 from .kernel_experts import facts_key
 
 _MAX_VALIDATION_TRIES = 24
@@ -65,8 +65,14 @@ class Predictor:
 
     def predict(self, facts: KernelFacts, hw: HardwareFacts, *, config_spec: Any = None,
                 top_k: int = 1, extra_candidates: Sequence[dict[str, Any]] = (),
-                reference: dict[str, Any] | None = None) -> Prediction:
-        """``reference``: Helion's fragment defaults for this kernel (the cute grid varies them)."""
+                reference: dict[str, Any] | None = None,
+                exclude: Sequence[dict[str, Any]] = ()) -> Prediction:
+        """``reference``: Helion's fragment defaults for this kernel (the cute grid varies them).
+
+        ``exclude``: configs the caller's autotuner already tries (Helion's own seeds): after the
+        pick, which stays first even if it is one of them (Helion promotes ``seeds[0]``), the
+        ranking skips configs Helion would run identically to one of these, and duplicates. With
+        ``config_spec`` every returned config passed Helion's seed-transfer path."""
         start = time.perf_counter()
         # Extra candidates (Helion's own seeds) stay whole: a re-ranked Helion seed must be that seed.
         explore = self.split_k_ranges and split_k_axes(facts) is not None
@@ -91,21 +97,47 @@ class Predictor:
         if not math.isfinite(confidence):
             raise ValueError(f"the calibrator gave a non-finite confidence ({confidence})")
         order = np.argsort(-scores, kind="stable")  # stable: ties resolve by candidate order
+        picked, picked_scores = self._valid_top(order, candidates, scores, config_spec, top_k,
+                                                exclude)
+        return Prediction(picked, picked_scores, confidence, len(candidates),
+                          (time.perf_counter() - start) * 1e3, key)
+
+    @staticmethod
+    def _valid_top(order: np.ndarray, candidates: list[dict[str, Any]], scores: np.ndarray,
+                   config_spec: Any, top_k: int, exclude: Sequence[dict[str, Any]]
+                   ) -> tuple[list[dict[str, Any]], list[float]]:
+        """Walk the ranking: the first ``top_k`` configs that are valid and, after the pick, not
+        already in ``exclude`` or picked. One canonicalization per config serves both checks
+        (it is most of the prediction's time), and it stops as soon as ``top_k`` are found."""
         gen = None
         if config_spec is not None:
             try:
                 gen = config_spec.create_config_generation()
             except Exception:
-                gen = None  # validate() then builds its own per candidate
+                gen = None  # canonical_key() then builds its own per candidate
+
+        def key(cfg: dict[str, Any]) -> str | None:
+            if config_spec is None:  # offline: nothing to validate against; compare as given
+                return repr(sorted(cfg.items()))
+            return canonical_key(config_spec, cfg, gen=gen)
+
         picked: list[dict[str, Any]] = []
         picked_scores: list[float] = []
+        seen: set[str] = set()
+        excluded = False  # exclude's keys join ``seen`` only once a second config is wanted
         for tries, i in enumerate(order):
             if len(picked) >= top_k or tries >= _MAX_VALIDATION_TRIES:
                 break
             cfg = candidates[int(i)]
-            if config_spec is not None and validate(config_spec, cfg, gen=gen) is None:
+            k = key(cfg)
+            if k is None:
                 continue
+            if picked and not excluded:
+                seen.update(x for x in map(key, exclude) if x is not None)
+                excluded = True
+            if k in seen:
+                continue
+            seen.add(k)
             picked.append(cfg)
             picked_scores.append(float(scores[int(i)]))
-        return Prediction(picked, picked_scores, confidence, len(candidates),
-                          (time.perf_counter() - start) * 1e3, key)
+        return picked, picked_scores

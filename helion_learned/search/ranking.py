@@ -15,7 +15,6 @@ from typing import Any
 from ..adapter import LearnedHeuristicBase
 from ..adapter import describe_error
 from ..adapter import make_heuristic
-from ..adapter import seeds_without_helions
 
 log = logging.getLogger("helion_learned")
 _fallback_heuristics: dict[str, type[LearnedHeuristicBase] | None] = {}
@@ -62,12 +61,10 @@ def learned_ranking(kernel: Any, k: int, *, exclude: Sequence[dict[str, Any]] = 
             return None, []
         device_ir = kernel.host_function.device_ir
         with env:  # Helion's heuristics (re-ranked with the grid) expect the bind-time env
-            bound = heuristic.ranked(env, device_ir, k + len(exclude) + 4)
+            bound = heuristic.ranked(env, device_ir, k, exclude=exclude)
         if bound is None or not bound.prediction.configs:
             return heuristic, []
-        configs = seeds_without_helions(env, bound.prediction.configs,
-                                        [*bound.helion, *exclude], k)
-        return heuristic, configs
+        return heuristic, list(bound.prediction.configs)
     except Exception as e:
         log.debug("helion_learned: no learned ranking for the search: %s", describe_error(e),
                   exc_info=True)
