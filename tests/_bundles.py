@@ -19,6 +19,7 @@ from helion_learned.models.bundle import ModelBundle
 from helion_learned.models.calibration import ConfidenceCalibrator
 from helion_learned.models.calibration import confidence_features
 from helion_learned.models.candidates import structured_grid
+from helion_learned.models.kernel_experts import facts_key
 from helion_learned.models.ranker import CostModel
 from helion_learned.training.suite import kernels as K
 
@@ -26,6 +27,15 @@ from helion_learned.training.suite import kernels as K
 def bound_facts(kernel, args) -> KernelFacts:
     bound = kernel.bind(args)
     return facts_from_env(bound.env, bound.host_function.device_ir)
+
+
+def kernel_key(kernel, args) -> str:
+    """The expert / known-kernel key of a real bound kernel (name, kind, structure signature)."""
+    kernel.reset()
+    key = facts_key(bound_facts(kernel, args))
+    kernel.reset()
+    assert key is not None
+    return key
 
 
 def training_facts() -> list[KernelFacts]:

@@ -39,13 +39,19 @@ from .calibration import ConfidenceCalibrator
 from .kernel_experts import EXPERT_PARAMS
 from .kernel_experts import MIN_WORKLOADS
 from .kernel_experts import KernelExperts
+from .kernel_experts import facts_key
+from .kernel_experts import legacy_facts_key
 from .ranker import CostModel
 
 # 2: optional per-kernel experts (``experts/NNN.ubj``). A schema-1 bundle still loads (no experts).
 # 3: optional ``known_kernels`` + ``unseen_threshold`` (the gate for kernels the logs never held).
 # Older bundles load with one threshold for every kernel, as they were calibrated.
-BUNDLE_SCHEMA_VERSION = 3
-READABLE_SCHEMA_VERSIONS = (1, 2, 3)
+# 4: expert and known-kernel keys carry the kernel's structure signature
+# (models.kernel_experts.facts_key), so a new kernel that only shares a known kernel's name is
+# unseen. Older bundles load and match by name and kind, as they were trained.
+BUNDLE_SCHEMA_VERSION = 4
+READABLE_SCHEMA_VERSIONS = (1, 2, 3, 4)
+_STRUCTURE_KEYS_SINCE = 4
 MODEL_FILE = "model.ubj"
 EXPERTS_DIR = "experts"
 MAX_EXPERTS = 4096
@@ -69,6 +75,14 @@ class ModelBundle:
     # ``threshold`` for every kernel (bundles before schema 3, or trained on one kernel).
     known_kernels: frozenset[str] | None = None
     unseen_threshold: float | None = None
+
+    def kernel_key(self, facts: Any) -> str | None:
+        """The key this bundle's experts and known-kernel list use for a kernel: name, kind and
+        structure signature (schema 4 on); name and kind for older bundles."""
+        version = self.metadata.get("schema_version", BUNDLE_SCHEMA_VERSION)
+        if type(version) is int and version < _STRUCTURE_KEYS_SINCE:
+            return legacy_facts_key(facts)
+        return facts_key(facts)
 
     def knows(self, kernel_key: str | None) -> bool:
         """Whether the training logs held this kernel (always, for a bundle without a list)."""

@@ -10,13 +10,19 @@ Same estimate on 176 H100 workloads, 3 fold splits x 3 XGBoost seeds (report's e
 leave-shape-out geomean 0.880 -> 0.890, p10 0.764 -> 0.796, within 5 % 51 % -> 57 %. Kernels the
 logs never saw (leave-family-out) score exactly as before: they have no expert.
 
-A kernel is matched by its name and kind (``KernelFacts.kernel_name`` / ``.kind``), at training
-time from the logged facts and at bind time from the bound kernel.
+A kernel is matched by its name, kind *and structure signature* (:func:`structure_signature`:
+its op classes, block roles, dots and reductions, read off its facts; not its shapes or
+dtypes), at training time from the logged facts and at bind time from the bound kernel. A user's
+kernel that shares a suite kernel's name but not its body is an unseen kernel: it gets no expert
+and the unseen-kernel threshold. Bundles before schema 4 keyed by name and kind alone
+(:func:`legacy_facts_key`); they still load and match that way.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from typing import Any
 
 import numpy as np
@@ -31,14 +37,45 @@ EXPERT_PARAMS: dict[str, Any] = {"n_estimators": 150, "max_depth": 6, "learning_
 MIN_WORKLOADS = 2  # one logged shape teaches that shape's ranking, not the kernel's
 
 
-def expert_key(kernel_name: str | None, kind: str | None) -> str | None:
-    """``"<kernel name>/<kind>"``, or None for a kernel without a name (never matched)."""
+# Op classes whose count follows the dtypes (casts around an fp32 accumulator), not the body.
+_DTYPE_OPS = frozenset({"cast"})
+
+
+def structure_signature(facts: Any) -> str:
+    """8 hex digits over what a kernel is made of, the same at every shape and dtype it binds at:
+    its kind, op-class histogram (casts left out), the set of its block roles (a pointwise
+    kernel's rank changes how many grid blocks, not which), and how many dots and reductions it
+    has. Input metadata is left out: the facts sidecar records it, a bare bind does not."""
+    ops = {str(k): int(v) for k, v in sorted((getattr(facts, "op_histogram", None) or {}).items())
+           if k not in _DTYPE_OPS and v}
+    body = {"kind": getattr(facts, "kind", None), "ops": ops,
+            "roles": sorted({str(b.role) for b in getattr(facts, "blocks", ())}),
+            "dots": len(getattr(facts, "matmuls", ())),
+            "reductions": len(getattr(facts, "reductions", ()))}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def expert_key(kernel_name: str | None, kind: str | None, signature: str | None = None
+               ) -> str | None:
+    """``"<kernel name>/<kind>/<signature>"`` (``"<name>/<kind>"`` without a signature: bundles
+    before schema 4), or None for a kernel without a name (never matched)."""
     if not kernel_name:
         return None
-    return f"{kernel_name}/{kind or 'other'}"
+    key = f"{kernel_name}/{kind or 'other'}"
+    return f"{key}/{signature}" if signature else key
 
 
 def facts_key(facts: Any) -> str | None:
+    """The expert / known-kernel key of a kernel: name, kind and structure signature."""
+    name = getattr(facts, "kernel_name", None)
+    if not name:
+        return None
+    return expert_key(name, getattr(facts, "kind", None), structure_signature(facts))
+
+
+def legacy_facts_key(facts: Any) -> str | None:
+    """The key of bundles before schema 4: name and kind alone."""
     return expert_key(getattr(facts, "kernel_name", None), getattr(facts, "kind", None))
 
 

@@ -21,7 +21,6 @@ from .candidates import SPLIT_K_RANGE_MIN_WORKLOADS
 from .candidates import candidate_grid
 from .candidates import canonical_key
 from .candidates import split_k_axes
-from .kernel_experts import facts_key
 
 _MAX_VALIDATION_TRIES = 24
 
@@ -46,7 +45,7 @@ class Prediction:
     confidence: float  # P(best pick within `within` of the best), calibrated
     n_candidates: int
     latency_ms: float
-    kernel_key: str | None = None  # models.kernel_experts.facts_key: which threshold applies
+    kernel_key: str | None = None  # ModelBundle.kernel_key: which expert and threshold apply
 
 
 class Predictor:
@@ -58,7 +57,7 @@ class Predictor:
     def score(self, facts: KernelFacts, hw: HardwareFacts,
               candidates: Sequence[dict[str, Any]]) -> np.ndarray:
         X = self.extractor.transform(facts, hw, candidates)
-        return self.bundle.score(X, facts_key(facts))
+        return self.bundle.score(X, self.bundle.kernel_key(facts))
 
     def confidence(self, scores: np.ndarray) -> float:
         return float(self.bundle.calibrator.predict(confidence_features(scores))[0])
@@ -80,7 +79,7 @@ class Predictor:
         for extra in map(plain_config, extra_candidates):
             if extra not in candidates:
                 candidates.append(extra)
-        key = facts_key(facts)
+        key = self.bundle.kernel_key(facts)
         if not candidates:
             return Prediction([], [], 0.0, 0, (time.perf_counter() - start) * 1e3, key)
         # Configs the shared-memory rule rules out are never ranked (as in training's scoring);

@@ -126,10 +126,11 @@ class Dataset:
     def families(self) -> np.ndarray:
         return np.array([g.family for g in self.groups])
 
-    def row_expert_keys(self) -> np.ndarray:
-        """Each row's kernel-expert key (see models.kernel_experts), from its group's facts."""
+    def row_expert_keys(self, key: Callable[[Any], str | None] = facts_key) -> np.ndarray:
+        """Each row's kernel-expert key (see models.kernel_experts), from its group's facts;
+        ``key``: a loaded bundle's ``kernel_key`` to score with an older bundle's keys."""
         per_group = np.empty(len(self.groups), dtype=object)
-        per_group[:] = [facts_key(g.facts) for g in self.groups]
+        per_group[:] = [key(g.facts) for g in self.groups]
         return per_group[self.row_group]
 
     def scored_summary(self) -> dict[str, Any]:

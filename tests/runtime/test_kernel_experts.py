@@ -7,6 +7,7 @@ test mechanics, never quality. The dataset tests use real logs (``data/h100``, s
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -31,6 +32,7 @@ from helion_learned.models.kernel_experts import MIN_WORKLOADS
 from helion_learned.models.kernel_experts import KernelExperts
 from helion_learned.models.kernel_experts import expert_key
 from helion_learned.models.kernel_experts import facts_key
+from helion_learned.models.kernel_experts import structure_signature
 from helion_learned.models.predict import Predictor
 from helion_learned.models.ranker import CostModel
 from helion_learned.training.dataset import Dataset
@@ -40,15 +42,18 @@ from helion_learned.training.logs import load_logs
 from helion_learned.training.suite import kernels as K
 from helion_learned.training.train import train_bundle
 from tests._bundles import bound_facts
+from tests._bundles import kernel_key
 from tests._bundles import synthetic_label
 
 F16 = torch.float16
 REPO = Path(__file__).resolve().parents[2]
 H100 = REPO / "data" / "h100"
 FIXTURE_LOGS = REPO / "tests" / "fixtures" / "logs" / "good"
-MATMUL = expert_key("matmul", "matmul")
-SOFTMAX = expert_key("softmax", "reduction")
-ADD = expert_key("add", "pointwise")
+# Expert keys: name, kind and structure signature, read off real bound kernels.
+MATMUL = kernel_key(K.matmul, (torch.randn(64, 32, dtype=F16), torch.randn(32, 48, dtype=F16)))
+SOFTMAX = kernel_key(K.softmax, (torch.randn(8, 64),))
+ADD = kernel_key(K.add, (torch.randn(16, 16), torch.randn(16, 16)))
+GELU = kernel_key(K.gelu, (torch.randn(256),))
 SMALL_PARAMS: dict[str, Any] = {"n_estimators": 20, "max_depth": 3, "n_jobs": 1}
 
 
@@ -150,7 +155,9 @@ def test_fit_only_and_key_checks(rows: dict[str, np.ndarray]) -> None:
 
 
 def test_expert_key_and_blend_rows(rows: dict[str, np.ndarray]) -> None:
-    assert expert_key("matmul", "matmul") == "matmul/matmul"
+    assert expert_key("matmul", "matmul") == "matmul/matmul"  # a bundle before schema 4
+    assert expert_key("matmul", "matmul", "0123abcd") == "matmul/matmul/0123abcd"
+    assert MATMUL.startswith("matmul/matmul/") and ADD.startswith("add/pointwise/")
     assert expert_key("k", None) == "k/other"
     assert expert_key(None, "matmul") is None and expert_key("", "matmul") is None
     assert facts_key(object()) is None
@@ -180,7 +187,7 @@ def test_bundle_round_trip_with_experts(expert_bundle: tuple[ModelBundle, Path],
     assert loaded.experts.n_workloads_ == bundle.experts.n_workloads_
     assert loaded.experts.weight == 0.3
     meta = _meta(path)
-    assert meta["schema_version"] == 3
+    assert meta["schema_version"] == 4
     files = [k["file"] for k in meta["experts"]["kernels"]]
     assert [k["key"] for k in meta["experts"]["kernels"]] == sorted([MATMUL, SOFTMAX])
     assert all((path / f).is_file() and len(meta["checksums"][f]) == 64 for f in files)
@@ -246,9 +253,14 @@ def test_predictor_blends_for_known_kernels_only(expert_bundle: tuple[ModelBundl
     assert pred.n_candidates > 3 and len(pred.configs) == 3
     full = predictor.score(mm, hw, _grid_of(mm, pred, predictor))
     assert pred.scores == pytest.approx(sorted(full.tolist(), reverse=True)[:3])
-    # Kernels without an expert: the global model, exactly.
+    # Kernels without an expert: the global model, exactly. A kernel named like the suite's
+    # matmul but with another body (K.matmul_bias_relu's, renamed) is one of them.
+    impostor = dataclasses.replace(bound_facts(K.matmul_bias_relu, (
+        torch.randn(64, 32, dtype=F16), torch.randn(32, 48, dtype=F16),
+        torch.randn(48, dtype=F16))), kernel_name="matmul")
+    assert impostor.kind == mm.kind and facts_key(impostor) != MATMUL
     for facts in (bound_facts(K.add, (torch.randn(128, 96), torch.randn(128, 96))),
-                  bound_facts(K.gelu, (torch.randn(1024),))):
+                  bound_facts(K.gelu, (torch.randn(1024),)), impostor):
         assert facts_key(facts) not in bundle.experts.models_
         cands = structured_grid(facts, limit=30)
         assert np.array_equal(predictor.score(facts, hw, cands),
@@ -313,7 +325,8 @@ BAD_METADATA = [
     ("weight_bool", _set_experts("weight", True), r"experts\.weight"),
     ("weight_str", _set_experts("weight", "0.5"), r"experts\.weight"),
     ("weight_missing", lambda m: m["experts"].pop("weight"), r"experts\.weight"),
-    ("duplicate", _set_kernel(1, "key", "matmul/matmul"), r"experts\.kernels\[1\]\.key: .*distinct"),
+    ("duplicate", lambda m: _set_kernel(1, "key", m["experts"]["kernels"][0]["key"])(m),
+     r"experts\.kernels\[1\]\.key: .*distinct"),
     ("empty_key", _set_kernel(0, "key", ""), r"experts\.kernels\[0\]\.key"),
     ("n_workloads", _set_kernel(0, "n_workloads", 0), r"experts\.kernels\[0\]\.n_workloads"),
     ("n_workloads_str", _set_kernel(0, "n_workloads", "2"), r"experts\.kernels\[0\]\.n_workloads"),
@@ -378,11 +391,29 @@ def test_schema_1_bundle_loads_without_experts(expert_bundle: tuple[ModelBundle,
     stripped = ModelBundle.load(_edit(path, tmp_path / "stripped",
                                       lambda m: (m.pop("experts"), to_schema_1(m))))
     assert stripped.experts is None
-    for version in (4, 0, "2", 2.0, True):
+    for version in (5, 0, "2", 2.0, True):
         future = _edit(plain, tmp_path / f"v{version!r}",
                        lambda m, v=version: m.__setitem__("schema_version", v))
-        with pytest.raises(BundleError, match="reads 1, 2 or 3"):
+        with pytest.raises(BundleError, match="reads 1, 2, 3 or 4"):
             ModelBundle.load(future)
+
+
+def test_schema_3_bundle_keeps_matching_by_name(expert_bundle: tuple[ModelBundle, Path],
+                                                tmp_path: Path) -> None:
+    """A bundle written before structure signatures (schema 3, keys "name/kind") loads and
+    matches kernels by name and kind, as it was trained; schema 4 needs the signature too."""
+    _, path = expert_bundle
+
+    def to_schema_3(meta: dict[str, Any]) -> None:
+        meta["schema_version"] = 3
+        for k in meta["experts"]["kernels"]:
+            k["key"] = k["key"].rsplit("/", 1)[0]
+
+    old = ModelBundle.load(_edit(path, tmp_path / "v3", to_schema_3))
+    assert set(old.experts.models_) == {"matmul/matmul", "softmax/reduction"}
+    mm = bound_facts(K.matmul, (torch.randn(96, 64, dtype=F16), torch.randn(64, 80, dtype=F16)))
+    assert old.kernel_key(mm) == "matmul/matmul"
+    assert ModelBundle.load(path).kernel_key(mm) == MATMUL == facts_key(mm)
 
 
 # -- 6. dataset keys ----------------------------------------------------------------------------------
@@ -411,10 +442,11 @@ def test_row_expert_keys_on_real_logs(h100: Dataset) -> None:
         for gi, group in enumerate(ds.groups):
             got = set(keys[ds.rows(gi)].tolist())
             assert got == {facts_key(group.facts)}
-            assert facts_key(group.facts) == expert_key(group.facts.kernel_name, group.facts.kind)
+            assert facts_key(group.facts) == expert_key(group.facts.kernel_name, group.facts.kind,
+                                                        structure_signature(group.facts))
             assert group.facts.kernel_name  # real logs always name the kernel
     sub = _families(h100, {"softmax": None, "matmul": 4, "gelu": 3})
-    assert set(sub.row_expert_keys().tolist()) == {SOFTMAX, MATMUL, "gelu/pointwise"}
+    assert set(sub.row_expert_keys().tolist()) == {SOFTMAX, MATMUL, GELU}
 
 
 # -- 7. out-of-fold scores ----------------------------------------------------------------------------
@@ -442,24 +474,24 @@ def test_train_bundle_writes_experts(h100: Dataset, tmp_path: Path) -> None:
     ds = _families(h100, {"softmax": 3, "gelu": 3, "bmm": 1})
     result = train_bundle(ds, params=SMALL_PARAMS, n_jobs=1, experts=True)
     assert result.bundle.experts is not None
-    assert set(result.bundle.experts.models_) == {SOFTMAX, "gelu/pointwise"}
+    assert set(result.bundle.experts.models_) == {SOFTMAX, GELU}
     path = result.bundle.save(tmp_path / "trained")
     meta = _meta(path)
-    assert meta["schema_version"] == 3
+    assert meta["schema_version"] == 4
     entries = {k["key"]: k for k in meta["experts"]["kernels"]}
-    assert set(entries) == {SOFTMAX, "gelu/pointwise"}
-    assert {k: e["n_workloads"] for k, e in entries.items()} == {SOFTMAX: 3, "gelu/pointwise": 3}
+    assert set(entries) == {SOFTMAX, GELU}
+    assert {k: e["n_workloads"] for k, e in entries.items()} == {SOFTMAX: 3, GELU: 3}
     assert meta["experts"]["min_workloads"] == MIN_WORKLOADS
     assert 0 < meta["experts"]["weight"] < 1
     assert all((path / e["file"]).is_file() and e["file"] in meta["checksums"]
                for e in entries.values())
     loaded = ModelBundle.load(path)
     assert loaded.experts is not None
-    assert loaded.experts.n_workloads_ == {SOFTMAX: 3, "gelu/pointwise": 3}
+    assert loaded.experts.n_workloads_ == {SOFTMAX: 3, GELU: 3}
     keys = ds.row_expert_keys()
     np.testing.assert_allclose(loaded.score_rows(ds.X, keys), result.bundle.score_rows(ds.X, keys),
                                rtol=1e-6, atol=1e-7)
-    bmm = keys == "bmm/matmul"
+    bmm = np.array([str(k).startswith("bmm/matmul/") for k in keys])
     assert bmm.any()
     assert np.array_equal(loaded.score_rows(ds.X, keys)[bmm], loaded.model.score(ds.X[bmm]))
     sm = keys == SOFTMAX

@@ -146,8 +146,18 @@ def test_write_report(tmp_path: Path, with_lfo: bool) -> None:
     md = (out / "report.md").read_text()
     head = md.splitlines()[:4]
     assert any(result["data_note"] in line for line in head)
-    assert "| matmul | 3 | 0.912 |" in md
-    assert "| softmax\\|fused | 3 | 0.700 |" in md  # pipes escaped in cells
+    if with_lfo:  # the family held out (an unseen kernel) first, then its seen shapes
+        assert "| matmul | 3 | 0.801 | 0.912 |" in md
+        assert "| softmax\\|fused | 3 | 0.700 | 0.700 |" in md  # pipes escaped in cells
+        # Unseen kernels lead the headline: sentence, table and summary.
+        assert "**Kernels the logs never held** (leave-family-out)" in md and "**0.801**" in md
+        assert md.index("| leave-family-out | 4 |") < md.index("| leave-shape-out | 4 |")
+        assert summary["headline_protocol"] == "leave_family_out"
+        assert list(summary)[:3] == ["headline_protocol", "leave_family_out", "leave_shape_out"]
+    else:
+        assert "| matmul | 3 | 0.912 |" in md
+        assert "| softmax\\|fused | 3 | 0.700 |" in md  # pipes escaped in cells
+        assert summary["headline_protocol"] == "leave_shape_out"
     assert "–" in md  # NaN baselines rendered as a dash
     assert "nan" not in md.lower().replace("nearest", "")
     assert "![" in md and "(regret_cdf.png)" in md

@@ -7,6 +7,8 @@ import json
 import logging
 from pathlib import Path
 
+import helion
+import helion.language as hl
 import numpy as np
 import pytest
 import torch
@@ -26,6 +28,7 @@ from helion_learned.training.logs.origins import load_origins
 from helion_learned.training.suite import kernels as K
 from helion_learned.training.train import GATE_FAMILY_FOLDS
 from helion_learned.training.train import train_bundle
+from tests._bundles import kernel_key
 from tests._bundles import make_bundle
 
 H100 = Path(__file__).resolve().parents[2] / "data" / "h100"
@@ -74,7 +77,7 @@ def test_round_trip_and_older_bundles(real, tmp_path: Path) -> None:
     _, result = real
     path = result.bundle.save(tmp_path / "b")
     meta = json.loads((path / "metadata.json").read_text())
-    assert meta["schema_version"] == 3
+    assert meta["schema_version"] == 4
     assert meta["known_kernels"] == sorted(result.bundle.known_kernels)
     loaded = ModelBundle.load(path)
     assert loaded.known_kernels == result.bundle.known_kernels
@@ -134,7 +137,7 @@ def test_adapter_applies_the_unseen_threshold_to_kernels_not_in_the_logs(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     # Known kernels promote at 0; any other kernel needs 1.01 (never): matmul's pick is
     # promoted, softmax's is not (both are seeded: seeding is ungated).
-    make_bundle(tmp_path / "b", threshold=0.0, known_kernels={"matmul/matmul"},
+    make_bundle(tmp_path / "b", threshold=0.0, known_kernels={kernel_key(K.matmul, MATMUL)},
                 unseen_threshold=1.01)
     helion_learned.install(target="sm90", model_dirs=[tmp_path / "b"])
     assert _promoted(K.matmul, MATMUL)
@@ -148,8 +151,54 @@ def test_adapter_applies_the_unseen_threshold_to_kernels_not_in_the_logs(
     assert _promoted(K.softmax, SOFTMAX)
 
 
+# A user's kernel that shares the suite matmul's name and kind, not its body: a GEMM with a
+# bias-and-ReLU epilogue (more loads, elementwise ops). It must count as unseen.
+@helion.kernel(static_shapes=True)
+def matmul(x: torch.Tensor, y: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    m, k = x.size()
+    _, n = y.size()
+    out = torch.empty([m, n], dtype=x.dtype, device=x.device)
+    for tile_m, tile_n in hl.tile([m, n]):
+        acc = hl.zeros([tile_m, tile_n], dtype=torch.float32)
+        for tile_k in hl.tile(k):
+            acc = torch.addmm(acc, x[tile_m, tile_k], y[tile_k, tile_n])
+        out[tile_m, tile_n] = torch.relu(acc + bias[tile_n]).to(x.dtype)
+    return out
+
+
+IMPOSTOR = (*MATMUL, torch.randn(640, dtype=torch.float16))
+
+
+def test_a_known_kernels_name_does_not_make_a_new_kernel_known(tmp_path: Path) -> None:
+    from helion_learned.models.predict import Predictor
+    from tests._bundles import bound_facts
+
+    known = kernel_key(K.matmul, MATMUL)
+    impostor = kernel_key(matmul, IMPOSTOR)
+    assert known.startswith("matmul/matmul/") and impostor.startswith("matmul/matmul/")
+    assert impostor != known
+    bundle = make_bundle(tmp_path / "b", threshold=0.0, known_kernels={known},
+                         unseen_threshold=1.01)
+    assert bundle.knows(known) and not bundle.knows(impostor)
+    helion_learned.install(target="sm90", model_dirs=[tmp_path / "b"])
+    assert _promoted(K.matmul, MATMUL)
+    assert not _promoted(matmul, IMPOSTOR)  # the unseen-kernel threshold applies
+    matmul.reset()
+    assert "learned_triton_sm90" in _bind(matmul, IMPOSTOR).autotuner_heuristics  # still seeded
+    matmul.reset()
+    facts = bound_facts(matmul, IMPOSTOR)
+    pred = Predictor(bundle).predict(facts, bundle_target(), top_k=1)
+    assert pred.kernel_key == impostor and bundle.threshold_for(pred.kernel_key) == 1.01
+
+
+def bundle_target():
+    from helion_learned.features.hardware import resolve_target
+
+    return resolve_target("sm90")
+
+
 def test_both_thresholds_unreachable_never_promote(tmp_path: Path) -> None:
-    make_bundle(tmp_path / "b", threshold=1.01, known_kernels={"matmul/matmul"},
+    make_bundle(tmp_path / "b", threshold=1.01, known_kernels={kernel_key(K.matmul, MATMUL)},
                 unseen_threshold=1.01)
     helion_learned.install(target="sm90", model_dirs=[tmp_path / "b"])
     assert not _promoted(K.matmul, MATMUL) and not _promoted(K.softmax, SOFTMAX)

@@ -34,6 +34,16 @@ def primary_protocol(result: Mapping[str, Any]) -> tuple[str | None, Mapping[str
     return None, {}
 
 
+# The order protocols are shown in: unseen kernels first (what a user's own kernel gets), then
+# unseen shapes, then anything else.
+HEADLINE_ORDER = ("leave_family_out", "leave_shape_out")
+
+
+def headline_order(protos: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    rank = {name: i for i, name in enumerate(HEADLINE_ORDER)}
+    return sorted(protos.items(), key=lambda kv: rank.get(kv[0], len(rank)))
+
+
 def _ok(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
@@ -89,7 +99,7 @@ class Section:
 
 def _headline(protos: Mapping[str, Any]) -> Table:
     rows = []
-    for name, p in protos.items():
+    for name, p in headline_order(protos):
         s, t = _get(p, "overall", "learned"), p.get("threshold") or {}
         rows.append([proto_label(name), str(p.get("n_groups", DASH)), num(_get(s, "geomean")),
                      num(_get(s, "p10")), num(_get(s, "worst")), pct(_get(s, "within_5pct")),
@@ -102,8 +112,9 @@ def _headline(protos: Mapping[str, Any]) -> Table:
 
 
 def _baselines(protos: Mapping[str, Any]) -> Table:
+    ordered = headline_order(protos)
     headers = ["method"]
-    for name in protos:
+    for name, _ in ordered:
         headers += [f"{proto_label(name)} geomean", f"{proto_label(name)} p10"]
     methods = [*METHODS, "learned_where_heuristic_fires", "learned_bind_time_candidates",
                "learned_behind_gate"]
@@ -112,7 +123,7 @@ def _baselines(protos: Mapping[str, Any]) -> Table:
         if not any(m in (p.get("overall") or {}) for p in protos.values()):
             continue
         row = [METHOD_LABELS.get(m, m)]
-        for p in protos.values():
+        for _, p in ordered:
             s = _get(p, "overall", m)
             row += [num(_get(s, "geomean")), num(_get(s, "p10"))]
         rows.append(row)
@@ -142,16 +153,15 @@ def _per_family(result: Mapping[str, Any]) -> Table | None:
     lfo = lfo if isinstance(lfo, Mapping) and lfo else None
     cols = ("learned", "helion_default", "helion_heuristic", "random_8", "nearest_neighbour",
             "oracle")
-    headers = ["family", "n", "learned", "default", "heuristic", "random-8", "NN", "oracle"]
-    if lfo:
-        headers.append("learned, family held out")
+    # The family held out (an unseen kernel) first, beside what its seen shapes score.
+    headers = ["family", "n", *(["learned, family held out"] if lfo else []), "learned",
+               "default", "heuristic", "random-8", "NN", "oracle"]
     rows = []
     for fam, stats in lso["per_family"].items():
-        row = [fam, str(_get(stats, "learned", "n"))] + [num(_get(stats, m, "geomean"))
-                                                         for m in cols]
+        row = [fam, str(_get(stats, "learned", "n"))]
         if lfo:
             row.append(num(_get(lfo, fam, "learned", "geomean")))
-        rows.append(row)
+        rows.append(row + [num(_get(stats, m, "geomean")) for m in cols])
     return Table(headers, rows)
 
 
