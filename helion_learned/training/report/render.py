@@ -32,14 +32,13 @@ from .tables import Table
 from .tables import _baselines
 from .tables import _experiments
 from .tables import _feature_table
-from .tables import _get
 from .tables import _headline
 from .tables import _ok
 from .tables import _per_family
 from .tables import _per_runtime
 from .tables import _targets
 from .tables import _worst
-from .tables import num
+from .tables import lead_sentence
 from .tables import pct
 from .tables import primary_protocol
 from .tables import proto_label
@@ -172,25 +171,6 @@ HOW_TO_READ = (
 )
 
 
-def _lead_sentence(protos: Mapping[str, Any]) -> str | None:
-    """Unseen kernels first: what a user's own kernel can expect, then a new shape of ours."""
-    def geo(name: str) -> tuple[Any, Any, Any]:
-        s = ((protos.get(name) or {}).get("overall") or {})
-        return (_get(s, "learned", "geomean"), _get(s, "learned", "p10"),
-                _get(s, "helion_default", "geomean"))
-
-    if "leave_family_out" not in protos:
-        return None
-    g, p10, d = geo("leave_family_out")
-    text = (f"**Kernels the logs never held** (leave-family-out): the learned pick runs at "
-            f"**{num(g)}** of the best known (p10 {num(p10)}; Helion's default {num(d)}).")
-    if "leave_shape_out" in protos:
-        g, p10, d = geo("leave_shape_out")
-        text += (f" New shapes of kernels the logs hold (leave-shape-out): {num(g)} "
-                 f"(p10 {num(p10)}; Helion's default {num(d)}).")
-    return text
-
-
 def build_document(result: Mapping[str, Any], images: Iterable[str]) -> tuple[str, str,
                                                                                list[Section]]:
     """(title, data note, sections) shared by the Markdown and HTML renderers."""
@@ -216,7 +196,7 @@ def build_document(result: Mapping[str, Any], images: Iterable[str]) -> tuple[st
         if _ok(result.get(key)):
             facts.append(f"{label} {float(result[key]):.1f} s")
     headline: list[Block] = ["; ".join(facts) + "."]
-    if lead := _lead_sentence(protos):
+    if lead := lead_sentence(protos):
         headline.append(lead)
     headline.append(_headline(protos))
     if stability := result.get("seed_stability"):

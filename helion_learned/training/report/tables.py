@@ -205,3 +205,22 @@ def _worst(p: Mapping[str, Any], k: int = 5) -> Table:
 def _feature_table(imp: Mapping[str, Any], k: int = 10) -> Table:
     items = sorted(((str(n), v) for n, v in imp.items() if _ok(v)), key=lambda kv: -kv[1])[:k]
     return Table(["feature", "share"], [[n, pct(v)] for n, v in items])
+
+
+def lead_sentence(protos: Mapping[str, Any]) -> str | None:
+    """Unseen kernels first: what a user's own kernel can expect, then a new shape of ours."""
+    def geo(name: str) -> tuple[Any, Any, Any]:
+        s = ((protos.get(name) or {}).get("overall") or {})
+        return (_get(s, "learned", "geomean"), _get(s, "learned", "p10"),
+                _get(s, "helion_default", "geomean"))
+
+    if "leave_family_out" not in protos:
+        return None
+    g, p10, d = geo("leave_family_out")
+    text = (f"**Kernels the logs never held** (leave-family-out): the learned pick runs at "
+            f"**{num(g)}** of the best known (p10 {num(p10)}; Helion's default {num(d)}).")
+    if "leave_shape_out" in protos:
+        g, p10, d = geo("leave_shape_out")
+        text += (f" New shapes of kernels the logs hold (leave-shape-out): {num(g)} "
+                 f"(p10 {num(p10)}; Helion's default {num(d)}).")
+    return text
