@@ -39,7 +39,8 @@ DEFAULT_TOP_K = 4
 
 @dataclasses.dataclass(frozen=True)
 class BindPrediction:
-    """One bind's prediction and the Helion configs it ranked with (to dedupe seeds against)."""
+    """One bind's prediction and the Helion configs it ranked with (its fragment default and its
+    heuristics' seeds; the prediction's configs after the pick leave them out)."""
 
     prediction: Prediction
     helion: list[dict[str, Any]]
