@@ -292,7 +292,7 @@ def _load_experts(path: Path, meta_path: Path, meta: dict[str, Any], checksums: 
         name = k.get("file") if isinstance(k, dict) else None
         n = k.get("n_workloads") if isinstance(k, dict) else None
         if not isinstance(key, str) or not 0 < len(key) <= 512 or key in out.models_:
-            raise bad(f"kernels[{i}].key", "a distinct kernel key such as 'matmul/matmul/0b4b66e3'", key)
+            raise bad(f"kernels[{i}].key", "a distinct kernel key such as 'matmul/matmul/d7f27ccf'", key)
         if not isinstance(name, str) or not re.fullmatch(rf"{EXPERTS_DIR}/\d{{3,6}}\.ubj", name):
             raise bad(f"kernels[{i}].file", f"'{EXPERTS_DIR}/NNN.ubj'", name)
         if type(n) is not int or n < 1:

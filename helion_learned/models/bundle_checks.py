@@ -167,7 +167,7 @@ def _unseen_gate(meta_path: Path, meta: dict[str, Any]) -> tuple[frozenset[str] 
     if (not isinstance(known, list) or len(known) > MAX_KNOWN_KERNELS
             or not all(isinstance(k, str) and 0 < len(k) <= 512 for k in known)):
         raise bad_field(meta_path, "known_kernels",
-                        "a list of kernel keys such as 'matmul/matmul/0b4b66e3' (with unseen_threshold)",
+                        "a list of kernel keys such as 'matmul/matmul/d7f27ccf' (with unseen_threshold)",
                         known)
     if not finite(unseen) or unseen < 0:
         raise bad_field(meta_path, "unseen_threshold",
