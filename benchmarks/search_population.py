@@ -263,7 +263,9 @@ def training_data() -> Any:
 
 
 def population_scores(bundle: Any, ds: Any) -> np.ndarray:
-    return bundle.score_rows(ds.X, ds.row_expert_keys())
+    # A loaded bundle keys its experts its own way (ModelBundle.kernel_key), as evaluate_bundle.
+    key = getattr(bundle, "kernel_key", None)
+    return bundle.score_rows(ds.X, ds.row_expert_keys(key) if key else ds.row_expert_keys())
 
 
 class GlobalModel:

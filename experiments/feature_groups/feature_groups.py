@@ -26,6 +26,7 @@ for leave-family-out and 35 s for leave-shape-out on 2 busy cores.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import platform
@@ -103,8 +104,7 @@ def ablated(ds: Dataset, groups: tuple[str, ...]) -> Dataset:
     idx = [ds.feature_names.index(c) for g in groups for c in GROUPS[g]]
     X = ds.X.copy()
     X[:, idx] = np.nan
-    return Dataset(ds.groups, X, ds.y, ds.row_group, ds.feature_names, ds.dropped, ds.backend,
-                   ds.scored)
+    return dataclasses.replace(ds, X=X)
 
 
 def one_seed(ds: Dataset, seed: int, *, lso: bool, lfo: bool, n_jobs: int) -> dict[str, Any]:

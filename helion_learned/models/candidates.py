@@ -241,13 +241,13 @@ def canonical_key(config_spec: Any, partial: dict[str, Any], *, gen: Any = None)
 
     try:
         gen = gen if gen is not None else config_spec.create_config_generation()
-        flat = gen.canonicalize_flat(gen.flatten(helion.Config(**partial)))
+        flat, _ = gen.canonicalize_flat(gen.flatten(helion.Config(**partial)))
     except Exception:
         return None
     for value, spec in zip(partial.get("block_sizes", ()), config_spec.block_sizes, strict=False):
         if value > spec.max_size:
             return None
-    return repr(flat[0] if isinstance(flat, tuple) else flat)
+    return repr(flat)
 
 
 def validate(config_spec: Any, partial: dict[str, Any], *, gen: Any = None) -> dict[str, Any] | None:
