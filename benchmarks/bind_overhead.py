@@ -55,6 +55,19 @@ def _paired_bind_times(cases: list[tuple[Any, tuple]], repeats: int, with_ours: 
     return base, learned
 
 
+def _paired_ratios(base: list[float], learned: list[float], n_cases: int) -> list[float]:
+    """Per kernel, the median over repeats of (bind with ÷ bind without); the lists hold one
+    bind per (repeat, kernel) in that order, as :func:`_paired_bind_times` writes them."""
+    return [statistics.median(w / b for w, b in zip(learned[i::n_cases], base[i::n_cases],
+                                                       strict=True))
+            for i in range(n_cases)]
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    v = sorted(values)
+    return v[min(len(v) - 1, int(q * len(v)))] if v else None
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--model", required=True, help="bundle directory")
@@ -97,7 +110,21 @@ def main(argv: list[str] | None = None) -> int:
         return pred
 
     heuristic._predictor.predict = timed  # type: ignore[method-assign]
+    # Everything the heuristic does per bind (facts, Helion's own candidates, the prediction).
+    in_heuristic: list[float] = []
+    ranked = heuristic.ranked
+
+    def timed_ranked(*a: Any, **kw: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return ranked(*a, **kw)
+        finally:
+            in_heuristic.append((time.perf_counter() - start) * 1e3)
+
+    heuristic.ranked = timed_ranked  # type: ignore[method-assign]
     base, learned = _paired_bind_times(cases, args.repeats, with_ours, without)
+    heuristic.ranked = ranked  # type: ignore[method-assign]
+    paired = _paired_ratios(base, learned, len(cases))
     seeded = promoted = 0
     for kernel, a in cases:
         kernel.reset()
@@ -115,8 +142,14 @@ def main(argv: list[str] | None = None) -> int:
         "bind_ms_median_with": statistics.median(learned) * 1e3,
         "bind_time_ratio": statistics.median(learned) / statistics.median(base),
         "bind_total_s_without": sum(base), "bind_total_s_with": sum(learned),
-        "prediction_ms_p50": lat[len(lat) // 2] if lat else None,
-        "prediction_ms_p99": lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else None,
+        # Per kernel: median over repeats of with ÷ without, binds back to back (the drift
+        # between kernels and repeats cancels); then the median and geomean over kernels.
+        "bind_time_ratio_paired_median": statistics.median(paired),
+        "bind_time_ratio_paired_geomean": statistics.geometric_mean(paired),
+        "heuristic_ms_p50": _percentile(in_heuristic, 0.5),
+        "heuristic_ms_p99": _percentile(in_heuristic, 0.99),
+        "prediction_ms_p50": _percentile(lat, 0.5),
+        "prediction_ms_p99": _percentile(lat, 0.99),
         "prediction_ms_max": lat[-1] if lat else None,
         "seeded": seeded, "promoted": promoted,
     }

@@ -107,7 +107,9 @@ class Predictor:
                    ) -> tuple[list[dict[str, Any]], list[float]]:
         """Walk the ranking: the first ``top_k`` configs that are valid and, after the pick, not
         already in ``exclude`` or picked. One canonicalization per config serves both checks
-        (it is most of the prediction's time), and it stops as soon as ``top_k`` are found."""
+        (it is most of the prediction's time), and it stops as soon as ``top_k`` are found.
+        An excluded config is canonicalized only when it could be the candidate at hand
+        (:func:`_may_equal`): most binds then canonicalize none of Helion's seeds."""
         gen = None
         if config_spec is not None:
             try:
@@ -123,7 +125,7 @@ class Predictor:
         picked: list[dict[str, Any]] = []
         picked_scores: list[float] = []
         seen: set[str] = set()
-        excluded = False  # exclude's keys join ``seen`` only once a second config is wanted
+        pending = list(exclude)  # excluded configs not keyed yet
         for tries, i in enumerate(order):
             if len(picked) >= top_k or tries >= _MAX_VALIDATION_TRIES:
                 break
@@ -131,12 +133,29 @@ class Predictor:
             k = key(cfg)
             if k is None:
                 continue
-            if picked and not excluded:
-                seen.update(x for x in map(key, exclude) if x is not None)
-                excluded = True
+            if picked:  # the pick stays first even if Helion seeds it too
+                maybe = [x for x in pending if _may_equal(cfg, x)]
+                if maybe:
+                    pending = [x for x in pending if not any(x is m for m in maybe)]
+                    seen.update(x for x in map(key, maybe) if x is not None)
             if k in seen:
                 continue
             seen.add(k)
             picked.append(cfg)
             picked_scores.append(float(scores[int(i)]))
         return picked, picked_scores
+
+
+# Fields that tell two configs apart cheaply. Helion's normalization only fills in what a
+# partial config leaves out and clamps values to the kernel's limits, so two configs that give
+# different values to one of these are different configs, except where both values are clamped
+# to one limit: then a duplicate seed costs one extra benchmark, nothing else.
+_DISTINCT_FIELDS = ("block_sizes", "num_warps", "num_stages", "pid_type")
+
+
+def _may_equal(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """False when ``a`` and ``b`` cannot be one config once Helion normalizes them."""
+    for name in _DISTINCT_FIELDS:
+        if name in a and name in b and a[name] != b[name]:
+            return False
+    return True

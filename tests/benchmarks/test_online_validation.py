@@ -159,7 +159,7 @@ def test_report_summary_recomputes_from_results(run: dict) -> None:
     for key in ("wall_clock_speedup_to_2pct", "configs_speedup_to_2pct", "final_ratio", "items"):
         assert key in se, key
     assert {"bind_time_ratio", "p99_ms", "source"} <= set(ov)
-    assert "bind_overhead_cpu_suite77_onepass.json" in ov["source"]  # no GPU overhead run in these inputs
+    assert "bind_overhead_cpu_suite77_lazy_exclude.json" in ov["source"]  # no GPU overhead run in these inputs
     seeds = [r for r in rows if r["kind"] == "seed"]
     for variant, key in (("learned_pick", "learned_geomean"),
                          ("learned_gated", "learned_gated_geomean"),

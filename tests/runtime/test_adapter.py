@@ -269,3 +269,31 @@ def test_inspect_shows_the_device_list(capsys) -> None:
     assert cli.main(["inspect", str(shipped), "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert "NVIDIA H100" in json.dumps(out)
+
+
+def test_exclusion_keys_only_configs_that_could_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The ranking skips a config Helion already seeds even when it is written differently (a
+    # partial config vs Helion's completion of it), and canonicalizes an excluded config only
+    # when it could be the candidate at hand.
+    import numpy as np
+
+    from helion_learned.models import predict as P
+
+    _, cs = _bind(K.matmul, _matmul_args())
+    gen = cs.create_config_generation()
+    a = {"block_sizes": [64, 64, 32], "num_warps": 4, "num_stages": 3}
+    b = {"block_sizes": [32, 64, 32], "num_warps": 4, "num_stages": 2}
+    c = {"block_sizes": [128, 64, 32], "num_warps": 8, "num_stages": 3}
+    b_full = dict(gen.canonicalize_flat(gen.flatten(helion.Config(**b)))[1].config)
+    assert b_full != b  # Helion's completion fills in more fields
+    far = {**b_full, "num_warps": 16}  # cannot be any candidate: never keyed
+    keyed: list[dict] = []
+    real = P.canonical_key
+    monkeypatch.setattr(P, "canonical_key",
+                        lambda spec, cfg, gen=None: keyed.append(cfg) or real(spec, cfg, gen=gen))
+    picked, _ = P.Predictor._valid_top(np.arange(3), [a, b, c], np.zeros(3), cs, 3, [b_full, far])
+    assert picked == [a, c]
+    assert far not in keyed and b_full in keyed
+    # The pick stays first even when Helion seeds it too.
+    picked, _ = P.Predictor._valid_top(np.arange(3), [b, a, c], np.zeros(3), cs, 3, [b_full])
+    assert picked == [b, a, c]
