@@ -28,9 +28,19 @@ Protocols:
   per-kernel expert, so its score *is* that model's (checked per population:
   ``expert_key_in_training``). ``--full-bundles`` runs the whole ``train_bundle`` instead (its
   CV and gate too: ~13x the fits, the same scores);
+* ``leave_family_out_populations``: the same, with the *other* family groups' populations
+  added to each model's training data as training-only rows (what a user who retrains on their
+  own Helion autotune logs gets for a new kernel): the model has seen how Helion's searches
+  spread over other kernels, never this kernel;
 * ``shipped_bundle``: the shipped bundle as is (``models/artifacts/triton/cuda_sm90``: kernels
   seen, these shapes not). Scoring goes through ``ModelBundle.score_rows``, the offline path of
   ``evaluate_bundle``, which does not gate on the GPU (the bundle fires on H100s only).
+
+Both leave-family-out protocols train once per XGBoost seed (``--seeds``, default 3: seeds 0, 1,
+2; the folds stay those of seed 0): per population, top-1, top-5 and τ are the means over the
+seeds (populations are small, and one seed's top-1 moves by several points), and the summaries'
+geomeans are the means over seeds of each seed's geomean; the per-seed
+geomeans are in ``summary.json`` (``per_seed_top1_geomean``); the headline is their mean.
 
 Per population, over its ok configs (failed ones dropped, as the loaders do): ``top1`` = best
 time ÷ time of the model's top-ranked config; ``top5`` = the best of its 5 highest; ``random1`` /
@@ -39,7 +49,7 @@ time ÷ time of the model's top-ranked config; ``top5`` = the best of its 5 high
 population's best by construction; where Helion's default config (``autotune_reference_config``,
 from the online run's rows) is in the log, its measured rank and speed are reported too.
 Writes ``summary.json`` and ``report.md`` (``search_population_report.py``) to ``-o``.
-About 3 minutes on 2 cores (``--full-bundles``: about 20).
+About 10 minutes on 2 cores with 3 seeds (``--full-bundles``: over an hour).
 """
 
 from __future__ import annotations
@@ -69,7 +79,8 @@ EXTRA_LOGS = [ROOT / "data/h200", ROOT / "data/h200_graph"]
 SOURCES = {"H100": ROOT / "data/online_h100", "H200": ROOT / "data/online_h200"}
 FAMILY_GROUPS = 7
 KERNELS = "helion_learned.training.suite.kernels"
-PROTOCOLS = ("leave_family_out", "shipped_bundle")
+PROTOCOLS = ("leave_family_out", "leave_family_out_populations", "shipped_bundle")
+SEEDED_PROTOCOLS = PROTOCOLS[:2]  # trained here, once per XGBoost seed
 METRICS = ("top1", "top5", "random1", "random8")
 NAME = re.compile(r"^(?P<kind>seed|search)_(?P<family>.+?)_(?P<shape>\d+(?:x\d+)*)"
                   r"(?:_autotune|_seed(?P<seed>\d+)_(?P<arm>seeded|unseeded))$")
@@ -98,6 +109,18 @@ def score_population(perf_ms: Any, scores: Any) -> dict[str, Any]:
             "kendall_tau": float(tau) if tau == tau else math.nan}
 
 
+def mean_over_seeds(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One population's metrics under several model seeds: the model-dependent ones (top-1,
+    top-5, τ) averaged (``per_seed`` keeps each seed's, for :func:`summarize_rows`), the
+    population's own (random-1/8, counts) as they are."""
+    out = dict(results[0])
+    for m in ("top1", "top5", "kendall_tau"):
+        vals = [r[m] for r in results if r[m] == r[m]]
+        out[m] = float(np.mean(vals)) if vals else math.nan
+    out["per_seed"] = {m: [r[m] for r in results] for m in ("top1", "top5")}
+    return out
+
+
 def config_position(perf_ms: Any, index: int | None) -> dict[str, Any] | None:
     """Where config ``index`` sits by measured time among the ok configs (rank 1 = fastest)."""
     if index is None:
@@ -117,10 +140,18 @@ def geomean(values: list[float]) -> float:
 
 
 def summarize_rows(rows: list[dict[str, Any]], protocol: str) -> dict[str, Any]:
+    """Geomeans over populations; for metrics measured under several model seeds
+    (:func:`mean_over_seeds`), the mean over seeds of each seed's geomean."""
     got = [r[protocol] for r in rows if r.get(protocol)]
     out: dict[str, Any] = {f"{m}_geomean": geomean([g[m] for g in got]) for m in METRICS}
     taus = [g["kendall_tau"] for g in got if g["kendall_tau"] == g["kendall_tau"]]
     out["kendall_tau_mean"] = float(np.mean(taus)) if taus else math.nan
+    n_seeds = min((len(g["per_seed"]["top1"]) for g in got if "per_seed" in g), default=0)
+    if got and n_seeds and all("per_seed" in g for g in got):
+        for m in ("top1", "top5"):
+            per = [geomean([g["per_seed"][m][i] for g in got]) for i in range(n_seeds)]
+            out[f"{m}_geomean"] = float(np.mean(per))
+            out[f"per_seed_{m}_geomean"] = per
     out["n_populations"] = len(got)
     return out
 
@@ -280,35 +311,62 @@ class GlobalModel:
         return self.model.score(X)
 
 
-def leave_family_out_models(ds: Any, log: Any, *, full: bool) -> tuple[list[tuple], list[dict]]:
+def with_training_rows(ds: Any, extras: list[Any]) -> Any:
+    """``ds`` (scored and training-only groups) plus ``extras``' groups as training-only rows."""
+    from helion_learned.training.dataset import Dataset
+
+    if not extras:
+        return ds
+    groups, X, y, rg = list(ds.groups), [ds.X], [ds.y], [ds.row_group]
+    scored = list(ds.scored) if ds.scored is not None else [True] * len(ds.groups)
+    for e in extras:
+        if e.feature_names != ds.feature_names:
+            raise ValueError("a population was featurized with another feature list")
+        X.append(e.X)
+        y.append(e.y)
+        rg.append(e.row_group + len(groups))
+        groups += list(e.groups)
+        scored += [False] * len(e.groups)
+    return Dataset(groups, np.concatenate(X), np.concatenate(y), np.concatenate(rg),
+                   ds.feature_names, dict(ds.dropped), ds.backend, np.array(scored))
+
+
+def leave_family_out_models(ds: Any, log: Any, *, full: bool, seed: int = 0,
+                            populations: list[Any] | None = None
+                            ) -> tuple[list[tuple], list[dict]]:
     """Per group of families: (families, a model trained without their workloads, scored or
     training-only, the expert keys it trained on). ``full``: the whole ``train_bundle`` (its CV and gate: ~13x the fits, same
     scores for the held-out families); else its final global model, fitted exactly as
-    ``train_bundle`` fits it (``fit_models``, the shipped parameters)."""
+    ``train_bundle`` fits it (``fit_models``, the shipped parameters). ``seed``: XGBoost's
+    (the folds are always seed 0's). ``populations``: one-workload datasets added as
+    training-only rows, except those of the held-out families."""
     from helion_learned.models.ranker import CostModel
     from helion_learned.training.evaluate import fit_models
     from helion_learned.training.evaluate import grouped_family_folds
     from helion_learned.training.train import train_bundle
 
-    params = {**CostModel().get_params(), "random_state": 0}  # train_bundle's, seed 0
+    params = {**CostModel().get_params(), "random_state": seed}  # train_bundle's
     out, info = [], []
     for i, fold in enumerate(grouped_family_folds(ds, FAMILY_GROUPS, seed=0)):
         held = set(ds.families[fold].tolist())
         keep = np.setdiff1d(np.arange(len(ds.groups)), fold)
-        sub = ds.subset(keep)
+        sub = with_training_rows(ds.subset(keep), [
+            p for p in populations or () if p.groups[0].family not in held])
         start = time.perf_counter()
         if full:
-            scorer = train_bundle(sub, n_jobs=2, seed=0).bundle
+            scorer = train_bundle(sub, n_jobs=2, seed=seed).bundle
         else:
             scorer = GlobalModel(fit_models(sub.X, sub.y, sub.row_group, None, params,
                                             sub.feature_names)[0])
         seconds = time.perf_counter() - start
-        log(f"group {i + 1}/{FAMILY_GROUPS}: held out {sorted(held)} ({len(fold)} workloads), "
+        log(f"seed {seed}{' + populations' if populations else ''}, group {i + 1}/"
+            f"{FAMILY_GROUPS}: held out {sorted(held)} ({len(fold)} workloads), "
             f"trained in {seconds:.0f} s")
         out.append((held, scorer, set(sub.row_expert_keys().tolist())))
         info.append({"families": sorted(held), "held_out_workloads": len(fold),
                      "train_workloads": len(keep), "train_seconds": seconds,
-                     "train_rows": len(sub.y)})
+                     "train_rows": len(sub.y),
+                     "population_workloads": len(sub.groups) - len(keep)})
     return out, info
 
 
@@ -324,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--full-bundles", action="store_true",
                    help="train each leave-family-out model with the whole train_bundle (same "
                         "scores, ~13x slower)")
+    p.add_argument("--seeds", type=int, default=3,
+                   help="XGBoost seeds per leave-family-out model (0..N-1; default 3)")
     p.add_argument("--include-seeded", action="store_true",
                    help="also score the seeded search arms (they visited our learned seeds)")
     args = p.parse_args(argv)
@@ -349,7 +409,16 @@ def main(argv: list[str] | None = None) -> int:
     fingerprint_ok = train.fingerprint() == shipped.metadata["training_data"]["fingerprint"]
     log(f"training data: {len(train.groups)} workloads; same as the shipped bundle's: "
         f"{fingerprint_ok}")
-    folds, fold_info = leave_family_out_models(train, log, full=args.full_bundles)
+    pop_sets = [ds for _, ds, _ in loaded]
+    models: dict[str, list[list[tuple]]] = {p: [] for p in SEEDED_PROTOCOLS}
+    fold_info: dict[str, list[dict]] = {}
+    for seed in range(args.seeds):
+        for protocol in SEEDED_PROTOCOLS:
+            folds, info = leave_family_out_models(
+                train, log, full=args.full_bundles, seed=seed,
+                populations=pop_sets if protocol == "leave_family_out_populations" else None)
+            models[protocol].append(folds)
+            fold_info.setdefault(protocol, info)
     t_train = time.perf_counter()
     seen = {(g.family, g.input_shapes, g.dtypes) for g in train.groups}
     rows = []
@@ -357,12 +426,18 @@ def main(argv: list[str] | None = None) -> int:
         row = population_row(pop, ds, settings, online[pop["gpu"]])
         perf = ds.groups[0].perf_ms
         fam = row["family"]
-        lfo, keys = next(((b, k) for held, b, k in folds if fam in held), (None, set()))
-        row["family_in_training"] = lfo is not None
-        row["expert_key_in_training"] = facts_key(ds.groups[0].facts) in keys
+        for protocol in SEEDED_PROTOCOLS:
+            per_seed = []
+            for folds in models[protocol]:
+                lfo, keys = next(((b, k) for held, b, k in folds if fam in held),
+                                 (None, set()))
+                # A family the training data lacks is unseen by the shipped bundle too.
+                per_seed.append(score_population(perf, population_scores(lfo or shipped, ds)))
+            row[protocol] = mean_over_seeds(per_seed)
+            if protocol == "leave_family_out":
+                row["family_in_training"] = lfo is not None
+                row["expert_key_in_training"] = facts_key(ds.groups[0].facts) in keys
         row["shape_in_training"] = (fam, row["input_shapes"], row["dtypes"]) in seen
-        # A family the training data lacks is unseen by the shipped bundle too.
-        row["leave_family_out"] = score_population(perf, population_scores(lfo or shipped, ds))
         row["shipped_bundle"] = score_population(perf, population_scores(shipped, ds))
         rows.append(row)
     summary = {p: summarize_rows(rows, p) for p in PROTOCOLS}
@@ -377,13 +452,17 @@ def main(argv: list[str] | None = None) -> int:
                            for gpu in ("all", *sorted({r["gpu"] for r in rows}))},
         "command": "python benchmarks/search_population.py -o " + str(args.out)
                    + (" --include-seeded" if args.include_seeded else "")
-                   + (" --full-bundles" if args.full_bundles else ""),
+                   + (" --full-bundles" if args.full_bundles else "")
+                   + (f" --seeds {args.seeds}" if args.seeds != 3 else ""),
+        "xgboost_seeds": list(range(args.seeds)),
         "full_bundles": args.full_bundles,
         "seeded_arms_included": args.include_seeded,
         "training": {"logs": [str(x.relative_to(ROOT)) for x in TRAIN_LOGS],
                      "extra_logs": [str(x.relative_to(ROOT)) for x in EXTRA_LOGS],
                      "n_workloads": len(train.groups), "fingerprint": train.fingerprint(),
-                     "matches_shipped_bundle": fingerprint_ok, "family_groups": fold_info},
+                     "matches_shipped_bundle": fingerprint_ok,
+                     "family_groups": fold_info["leave_family_out"],
+                     "family_groups_populations": fold_info["leave_family_out_populations"]},
         "shipped_bundle_path": str(SHIPPED.relative_to(ROOT)),
         "excluded": excluded,
         "seconds": {"load_and_backfill": t_data - t0, "train": t_train - t_data,

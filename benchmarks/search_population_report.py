@@ -6,8 +6,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-PROTOCOLS = ("leave_family_out", "shipped_bundle")
-LABEL = {"leave_family_out": "leave-family-out", "shipped_bundle": "shipped bundle (as is)"}
+PROTOCOLS = ("leave_family_out", "leave_family_out_populations", "shipped_bundle")
+LABEL = {"leave_family_out": "leave-family-out",
+         "leave_family_out_populations": "leave-family-out + other kernels' populations",
+         "shipped_bundle": "shipped bundle (as is)"}
 
 
 def jsonable(value: Any) -> Any:
@@ -62,7 +64,12 @@ def render(result: dict[str, Any], out: Path) -> None:
         lines.append(_summary_row(LABEL[p], "all", result[p]))
         for gpu, per in result["per_gpu"].items():
             lines.append(_summary_row(LABEL[p], gpu, per[p]))
-    lines += [""]
+    seeds = result.get("xgboost_seeds", [0])
+    lines += ["", f"Leave-family-out rows: the mean over XGBoost seeds {seeds} of each seed's "
+              "geomean (top-1 by seed, all populations: " + "; ".join(
+                  f"{LABEL[p]} " + ", ".join(_f(v) for v in result[p].get(
+                      "per_seed_top1_geomean", [])) for p in PROTOCOLS
+                  if "per_seed_top1_geomean" in result[p]) + ").", ""]
     for gpu, per in result["helion_configs"].items():
         d, h = per["helion_default"], per["helion_heuristic"]
         lines.append(f"* Helion's own configs, {gpu}: its default (`autotune_reference_config`) is in "
@@ -96,8 +103,12 @@ def render(result: dict[str, Any], out: Path) -> None:
               "kernel (" + ("the whole `train_bundle`" if result.get("full_bundles") else
                            "the final global model `train_bundle` fits, with the shipped "
                            "parameters: a bundle has no per-kernel expert for a family it never "
-                           "saw, so that model's score is the bundle's") + "). **shipped bundle**: the committed bundle as is (the kernel seen, this shape "
-              "not): the leave-shape-out-like number.",
+                           "saw, so that model's score is the bundle's") + "). "
+              "**leave-family-out + other kernels' populations**: the same models, also trained "
+              "on the populations of the other family groups (training-only rows; never the "
+              "held-out kernel's): what retraining on Helion autotune logs of other kernels "
+              "gives a new kernel. **shipped bundle**: the committed bundle as is (the kernel "
+              "seen, this shape not): the leave-shape-out-like number.",
               "* Populations are small and already good: Helion's search spends its budget near "
               "its best configs, so random-1 is high and random best-of-8 is often close to 1; "
               "with 5 or fewer ok configs top-5 is 1.0 by construction (see `configs` below).",
@@ -106,12 +117,15 @@ def render(result: dict[str, Any], out: Path) -> None:
     lines += _provenance(result)
     lines += ["## By family (leave-family-out unless marked)", "",
               "| family | populations | top-1 | top-5 | random-1 | random-8 | τ | "
-              "shipped top-1 | shipped top-5 |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "+ populations top-1 | + populations top-5 | shipped top-1 | shipped top-5 |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for fam, per in result["per_family"].items():
         lfo, sb = per["leave_family_out"], per["shipped_bundle"]
+        lp = per.get("leave_family_out_populations", {})
         lines.append(f"| {fam} | {lfo['n_populations']} | {_f(lfo['top1_geomean'])} | "
                      f"{_f(lfo['top5_geomean'])} | {_f(lfo['random1_geomean'])} | "
                      f"{_f(lfo['random8_geomean'])} | {_f(lfo['kendall_tau_mean'], '{:.2f}')} | "
+                     f"{_f(lp.get('top1_geomean'))} | {_f(lp.get('top5_geomean'))} | "
                      f"{_f(sb['top1_geomean'])} | {_f(sb['top5_geomean'])} |")
     lines += ["", "## Per population", "",
               "`LFO` = leave-family-out, `SB` = shipped bundle; `default` = Helion's default "
@@ -177,7 +191,8 @@ def _provenance(result: dict[str, Any]) -> list[str]:
               + "The logs' own timestamps are seconds since the run started; dates come from the "
               "online run's row for the item. Facts were backfilled on CPU into a scratch copy "
               "(`helion_learned.training.logs.backfill`).", "",
-              f"Training data (both protocols): {', '.join(tr['logs'])} scored, "
+              f"Training data (all protocols; the populations protocol adds the other family "
+              f"groups' populations): {', '.join(tr['logs'])} scored, "
               f"{', '.join(tr['extra_logs'])} training-only ({tr['n_workloads']} workloads, "
               f"fingerprint `{tr['fingerprint']}`"
               + (", the shipped bundle's" if tr["matches_shipped_bundle"] else
