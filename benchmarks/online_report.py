@@ -135,6 +135,31 @@ def search_part(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def issue_keys(seed_summary: dict[str, Any], search_rows: list[dict[str, Any]]
+               ) -> dict[str, Any]:
+    """Issue #30's summary keys, from what the inputs measured (None where they did not).
+
+    ``learned_autotuner.geomean_vs_full`` needs a full-effort Helion autotune as the reference;
+    the seed phase times a quick-effort one, so that number is ``geomean_vs_quick``.
+    ``learned_prior`` reads only search items whose seeded arm was LearnedPriorLFBOTreeSearch."""
+    la = seed_summary.get("learned_autotuner") or {}
+    prior = [r for r in search_rows if r.get("seeded_arm") == "prior"]
+    prior_part = search_part(prior) if prior else {}
+    return {
+        "learned_autotuner": {
+            "geomean_vs_full": None, "geomean_vs_quick": la.get("geomean_vs_autotune"),
+            "wall_clock_vs_quick": la.get("wall_clock_vs_quick"), "items": la.get("items", 0),
+            "note": "no full-effort Helion autotune in these inputs: the reference is the "
+                    "quick-effort autotune of the seed phase (seed_quality.learned_autotuner)"},
+        "learned_prior": {
+            "wall_clock_speedup_to_2pct": prior_part.get("wall_clock_speedup_to_2pct"),
+            "final_ratio_worst": (prior_part.get("final_ratio") or {}).get("worst"),
+            "items": prior_part.get("items", 0),
+            "note": "search items with --seeded-arm prior (LearnedPriorLFBOTreeSearch vs "
+                    "LFBOTreeSearch, same random seeds); none in these inputs" if not prior
+                    else "search items with --seeded-arm prior; definitions as in search"}}
+
+
 def _rel(path: Path) -> str:
     """``path`` relative to the repository when it is inside it (reports are committed)."""
     try:
@@ -345,6 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         "versions": _distinct([r.get("versions") for r in rows]),
         "notes": args.note,
     }
+    summary.update(issue_keys(seed_summary, by_kind["search"]))
     summary["targets"] = targets(summary)
     if args.transfer:
         summary["hardware_transfer"] = transfer_brief(json.loads(args.transfer.read_text()),

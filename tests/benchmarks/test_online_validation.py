@@ -175,6 +175,11 @@ def test_report_summary_recomputes_from_results(run: dict) -> None:
     assert la["wall_clock_vs_quick"] == pytest.approx(math.exp(sum(math.log(
         r["variants"]["learned_topk"]["elapsed_s"] / r["autotune_elapsed_s"]) for r in seeds)
         / len(seeds)))
+    # Issue #30's top-level keys: no full-effort reference and no prior arm in this run.
+    assert summary["learned_autotuner"]["geomean_vs_quick"] == la["geomean_vs_autotune"]
+    assert summary["learned_autotuner"]["geomean_vs_full"] is None
+    assert summary["learned_prior"]["items"] == 0
+    assert summary["learned_prior"]["wall_clock_speedup_to_2pct"] is None
     search = [r for r in rows if r["kind"] == "search"]
     assert se["items"] == len(search) == 1
     assert se["final_ratio"]["worst"] == pytest.approx(search[0]["final_ratio"])
@@ -193,3 +198,20 @@ def test_second_call_resumes_without_new_lines(run: dict) -> None:
     assert len(run["lines"]) == 2
     assert _lines(run["out"]) == run["lines"]
     assert "0 of 2 items pending" in run["second"]
+
+
+def test_learned_prior_keys_read_only_prior_search_items() -> None:
+    sys.path.insert(0, str(BENCH))
+    import online_report
+
+    def item(arm: str, speedup: float, final: float) -> dict:
+        return {"kind": "search", "status": "ok", "item": f"search:x:{arm}", "device": "GPU",
+                "seeded_arm": arm, "wall_clock_speedup": speedup, "configs_speedup": 1.0,
+                "seeded_reached": True, "final_ratio": final, "final_ratio_search": final}
+
+    rows = [item("install", 0.5, 1.0), item("prior", 4.0, 1.004), item("prior", 1.0, 0.99)]
+    keys = online_report.issue_keys({}, rows)
+    assert keys["learned_prior"]["items"] == 2
+    assert keys["learned_prior"]["wall_clock_speedup_to_2pct"] == pytest.approx(2.0)
+    assert keys["learned_prior"]["final_ratio_worst"] == pytest.approx(1.004)
+    assert keys["learned_autotuner"]["items"] == 0
