@@ -49,7 +49,7 @@ time ÷ time of the model's top-ranked config; ``top5`` = the best of its 5 high
 population's best by construction; where Helion's default config (``autotune_reference_config``,
 from the online run's rows) is in the log, its measured rank and speed are reported too.
 Writes ``summary.json`` and ``report.md`` (``search_population_report.py``) to ``-o``.
-About 10 minutes on 2 cores with 3 seeds (``--full-bundles``: over an hour).
+About 2 minutes on 2 cores with 3 seeds (``--full-bundles``: over an hour).
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -286,11 +287,22 @@ def population_row(pop: dict[str, Any], ds: Any, settings: dict[str, Any],
 
 
 # -- the models -----------------------------------------------------------------------------------
-def training_data() -> Any:
+def training_parts() -> tuple[Any, Any]:
+    """The shipped training data as (scored logs, training-only logs), plain datasets."""
     from transfer_common import load_dataset
     from transfer_common import load_training_only
 
-    return load_dataset(TRAIN_LOGS).with_training_only(load_training_only(EXTRA_LOGS))
+    return load_dataset(TRAIN_LOGS), load_training_only(EXTRA_LOGS)
+
+
+def training_data(parts: tuple[Any, Any] | None = None, populations: Sequence[Any] = ()) -> Any:
+    """The shipped training data, plus ``populations`` as training-only rows. Leave-family-out
+    folds hold a training-only group out with its kernel (``training.evaluate.folds``), so a
+    held-out family's populations never train the model that ranks them."""
+    from helion_learned.training.timer_split import concat
+
+    scored, extra = parts or training_parts()
+    return scored.with_training_only(concat([extra, *populations]) if populations else extra)
 
 
 def population_scores(bundle: Any, ds: Any) -> np.ndarray:
@@ -311,35 +323,13 @@ class GlobalModel:
         return self.model.score(X)
 
 
-def with_training_rows(ds: Any, extras: list[Any]) -> Any:
-    """``ds`` (scored and training-only groups) plus ``extras``' groups as training-only rows."""
-    from helion_learned.training.dataset import Dataset
-
-    if not extras:
-        return ds
-    groups, X, y, rg = list(ds.groups), [ds.X], [ds.y], [ds.row_group]
-    scored = list(ds.scored) if ds.scored is not None else [True] * len(ds.groups)
-    for e in extras:
-        if e.feature_names != ds.feature_names:
-            raise ValueError("a population was featurized with another feature list")
-        X.append(e.X)
-        y.append(e.y)
-        rg.append(e.row_group + len(groups))
-        groups += list(e.groups)
-        scored += [False] * len(e.groups)
-    return Dataset(groups, np.concatenate(X), np.concatenate(y), np.concatenate(rg),
-                   ds.feature_names, dict(ds.dropped), ds.backend, np.array(scored))
-
-
 def leave_family_out_models(ds: Any, log: Any, *, full: bool, seed: int = 0,
-                            populations: list[Any] | None = None
-                            ) -> tuple[list[tuple], list[dict]]:
+                            label: str = "") -> tuple[list[tuple], list[dict]]:
     """Per group of families: (families, a model trained without their workloads, scored or
     training-only, the expert keys it trained on). ``full``: the whole ``train_bundle`` (its CV and gate: ~13x the fits, same
     scores for the held-out families); else its final global model, fitted exactly as
     ``train_bundle`` fits it (``fit_models``, the shipped parameters). ``seed``: XGBoost's
-    (the folds are always seed 0's). ``populations``: one-workload datasets added as
-    training-only rows, except those of the held-out families."""
+    (the folds are always seed 0's)."""
     from helion_learned.models.ranker import CostModel
     from helion_learned.training.evaluate import fit_models
     from helion_learned.training.evaluate import grouped_family_folds
@@ -350,8 +340,7 @@ def leave_family_out_models(ds: Any, log: Any, *, full: bool, seed: int = 0,
     for i, fold in enumerate(grouped_family_folds(ds, FAMILY_GROUPS, seed=0)):
         held = set(ds.families[fold].tolist())
         keep = np.setdiff1d(np.arange(len(ds.groups)), fold)
-        sub = with_training_rows(ds.subset(keep), [
-            p for p in populations or () if p.groups[0].family not in held])
+        sub = ds.subset(keep)
         start = time.perf_counter()
         if full:
             scorer = train_bundle(sub, n_jobs=2, seed=seed).bundle
@@ -359,14 +348,13 @@ def leave_family_out_models(ds: Any, log: Any, *, full: bool, seed: int = 0,
             scorer = GlobalModel(fit_models(sub.X, sub.y, sub.row_group, None, params,
                                             sub.feature_names)[0])
         seconds = time.perf_counter() - start
-        log(f"seed {seed}{' + populations' if populations else ''}, group {i + 1}/"
+        log(f"seed {seed}{label}, group {i + 1}/"
             f"{FAMILY_GROUPS}: held out {sorted(held)} ({len(fold)} workloads), "
             f"trained in {seconds:.0f} s")
         out.append((held, scorer, set(sub.row_expert_keys().tolist())))
         info.append({"families": sorted(held), "held_out_workloads": len(fold),
                      "train_workloads": len(keep), "train_seconds": seconds,
-                     "train_rows": len(sub.y),
-                     "population_workloads": len(sub.groups) - len(keep)})
+                     "train_rows": len(sub.y)})
     return out, info
 
 
@@ -404,19 +392,21 @@ def main(argv: list[str] | None = None) -> int:
             loaded.append((pop, *got))
     log(f"{len(loaded)} populations loaded, {len(excluded)} logs excluded")
     t_data = time.perf_counter()
-    train = training_data()
+    parts = training_parts()
+    train = training_data(parts)
     shipped = ModelBundle.load(SHIPPED)
     fingerprint_ok = train.fingerprint() == shipped.metadata["training_data"]["fingerprint"]
     log(f"training data: {len(train.groups)} workloads; same as the shipped bundle's: "
         f"{fingerprint_ok}")
-    pop_sets = [ds for _, ds, _ in loaded]
+    data = {"leave_family_out": train,
+            "leave_family_out_populations": training_data(parts, [ds for _, ds, _ in loaded])}
     models: dict[str, list[list[tuple]]] = {p: [] for p in SEEDED_PROTOCOLS}
     fold_info: dict[str, list[dict]] = {}
     for seed in range(args.seeds):
         for protocol in SEEDED_PROTOCOLS:
             folds, info = leave_family_out_models(
-                train, log, full=args.full_bundles, seed=seed,
-                populations=pop_sets if protocol == "leave_family_out_populations" else None)
+                data[protocol], log, full=args.full_bundles, seed=seed,
+                label=" + populations" if protocol == "leave_family_out_populations" else "")
             models[protocol].append(folds)
             fold_info.setdefault(protocol, info)
     t_train = time.perf_counter()

@@ -42,9 +42,9 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="population_rows."))
     pops, _ = sp.collect_populations(scratch, False)
     sets = [got[0] for got in map(sp.load_population, pops) if not isinstance(got, str)]
-    base = sp.training_data()
-    arms = {"shipped training data": base,
-            "+ 49 search populations": sp.with_training_rows(base, sets)}
+    parts = sp.training_parts()
+    arms = {"shipped training data": sp.training_data(parts),
+            "+ 49 search populations": sp.training_data(parts, sets)}
     result: dict = {"populations": len(sets), "seeds": [0, 1, 2], "arms": {}}
     for name, ds in arms.items():
         per = {p: [] for p in PROTOCOLS}
