@@ -134,10 +134,13 @@ class Predictor:
             if k is None:
                 continue
             if picked:  # the pick stays first even if Helion seeds it too
-                maybe = [x for x in pending if _may_equal(cfg, x)]
-                if maybe:
-                    pending = [x for x in pending if not any(x is m for m in maybe)]
-                    seen.update(x for x in map(key, maybe) if x is not None)
+                unkeyed = []
+                for x in pending:  # key those that could be this config; keep the rest for later
+                    if not _may_equal(cfg, x):
+                        unkeyed.append(x)
+                    elif (kx := key(x)) is not None:
+                        seen.add(kx)
+                pending = unkeyed
             if k in seen:
                 continue
             seen.add(k)
