@@ -48,7 +48,7 @@ def transfer(bundle: Any, source: Any, target: Any, *, keep: float = 0.95) -> di
     from helion_learned.training.evaluate import summarize
 
     def picks(ds: Any) -> dict[tuple[str, str, str], tuple[float, Any, float]]:
-        scores = bundle.score_rows(ds.X, ds.row_expert_keys())
+        scores = bundle.score_rows(ds.X, ds.row_expert_keys(), ds.row_group)
         out = {}
         for o in group_outcomes(ds, scores, within=bundle.within):
             g = ds.groups[o.group]

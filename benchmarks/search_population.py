@@ -308,28 +308,32 @@ def training_data(parts: tuple[Any, Any] | None = None, populations: Sequence[An
 def population_scores(bundle: Any, ds: Any) -> np.ndarray:
     # A loaded bundle keys its experts its own way (ModelBundle.kernel_key), as evaluate_bundle.
     key = getattr(bundle, "kernel_key", None)
-    return bundle.score_rows(ds.X, ds.row_expert_keys(key) if key else ds.row_expert_keys())
+    return bundle.score_rows(ds.X, ds.row_expert_keys(key) if key else ds.row_expert_keys(),
+                             ds.row_group)
 
 
-class GlobalModel:
-    """A bundle's global cost model alone, scoring like ``ModelBundle.score_rows``: what a bundle
-    trained on these rows scores for a family it never saw (no per-kernel expert exists for it,
-    so ``KernelExperts.blend_rows`` leaves those rows to the global model)."""
+class FoldModel:
+    """A bundle's global cost model and the experts a held-out family would use, scoring like
+    ``ModelBundle.score_rows``: what a bundle trained on these rows scores for a family it never
+    saw (no expert of its own exists for it, so it borrows the nearest-structure kernel's)."""
 
-    def __init__(self, model: Any) -> None:
-        self.model = model
+    def __init__(self, model: Any, experts: Any) -> None:
+        self.model, self.experts = model, experts
 
-    def score_rows(self, X: np.ndarray, keys: np.ndarray) -> np.ndarray:
-        return self.model.score(X)
+    def score_rows(self, X: np.ndarray, keys: np.ndarray,
+                   groups: np.ndarray | None = None) -> np.ndarray:
+        from helion_learned.training.evaluate import score_rows
+
+        return score_rows(self.model, self.experts, X, keys, groups)
 
 
 def leave_family_out_models(ds: Any, log: Any, *, full: bool, seed: int = 0,
                             label: str = "") -> tuple[list[tuple], list[dict]]:
     """Per group of families: (families, a model trained without their workloads, scored or
     training-only, the expert keys it trained on). ``full``: the whole ``train_bundle`` (its CV and gate: ~13x the fits, same
-    scores for the held-out families); else its final global model, fitted exactly as
-    ``train_bundle`` fits it (``fit_models``, the shipped parameters). ``seed``: XGBoost's
-    (the folds are always seed 0's)."""
+    scores for the held-out families); else its final global model and the experts the held-out
+    families borrow, fitted exactly as ``train_bundle`` fits them (``fit_models``, the shipped
+    parameters). ``seed``: XGBoost's (the folds are always seed 0's)."""
     from helion_learned.models.ranker import CostModel
     from helion_learned.training.evaluate import fit_models
     from helion_learned.training.evaluate import grouped_family_folds
@@ -345,8 +349,11 @@ def leave_family_out_models(ds: Any, log: Any, *, full: bool, seed: int = 0,
         if full:
             scorer = train_bundle(sub, n_jobs=2, seed=seed).bundle
         else:
-            scorer = GlobalModel(fit_models(sub.X, sub.y, sub.row_group, None, params,
-                                            sub.feature_names)[0])
+            rows = np.flatnonzero(np.isin(ds.row_group, fold))
+            keys = ds.row_expert_keys()
+            scorer = FoldModel(*fit_models(sub.X, sub.y, sub.row_group, sub.row_expert_keys(),
+                                           params, sub.feature_names, only=set(),
+                                           near=(ds.X[rows], keys[rows], ds.row_group[rows])))
         seconds = time.perf_counter() - start
         log(f"seed {seed}{label}, group {i + 1}/"
             f"{FAMILY_GROUPS}: held out {sorted(held)} ({len(fold)} workloads), "

@@ -102,8 +102,9 @@ def render(result: dict[str, Any], out: Path) -> None:
               "minus its family's group (scored and training-only logs): the model never saw the "
               "kernel (" + ("the whole `train_bundle`" if result.get("full_bundles") else
                            "the final global model `train_bundle` fits, with the shipped "
-                           "parameters: a bundle has no per-kernel expert for a family it never "
-                           "saw, so that model's score is the bundle's") + "). "
+                           "parameters, and the expert a bundle lends a family it never saw: "
+                           "the nearest-structure kernel's, at 0.25; so that model's score is "
+                           "the bundle's") + "). "
               "**leave-family-out + other kernels' populations**: the same models, also trained "
               "on the populations of the other family groups (training-only rows; never the "
               "held-out kernel's): what retraining on Helion autotune logs of other kernels "

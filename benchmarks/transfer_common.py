@@ -156,15 +156,18 @@ def cross_fitted_scores(source: Any, target: Any, plist: list[Pair], protocol: s
         if not 0 < test.size < len(source.groups) or not any(int(g) in by_source for g in test):
             continue
         train = ~np.isin(source.row_group, test)
+        rows = np.flatnonzero(~train)
         model, experts = fit_models(source.X[train], source.y[train], source.row_group[train],
                                     src_keys[train], params, source.feature_names,
-                                    only=set(src_keys[~train].tolist()))
-        rows = np.flatnonzero(~train)
-        src[rows] = score_rows(model, experts, source.X[rows], src_keys[rows])
+                                    only=set(src_keys[rows].tolist()),
+                                    near=(source.X[rows], src_keys[rows], source.row_group[rows]))
+        src[rows] = score_rows(model, experts, source.X[rows], src_keys[rows],
+                               source.row_group[rows])
         t_groups = [by_source[int(g)] for g in test if int(g) in by_source]
         if t_groups:
             t_rows = np.flatnonzero(np.isin(target.row_group, t_groups))
-            tgt[t_rows] = score_rows(model, experts, target.X[t_rows], tgt_keys[t_rows])
+            tgt[t_rows] = score_rows(model, experts, target.X[t_rows], tgt_keys[t_rows],
+                                     target.row_group[t_rows])
     return src, tgt
 
 
@@ -250,8 +253,8 @@ def common_transfer(bundle: Any, source: Any, target: Any, *, keep: float = 0.95
     """Per scoring: summaries, a fire/abstain verdict, per-family geomeans and per-workload rows."""
     plist = pairs(source, target, min_common=min_common)
     params = {**(bundle.metadata.get("model_params") or {}), "n_jobs": 2}
-    scorings = {"in_sample": (bundle.score_rows(source.X, source.row_expert_keys()),
-                              bundle.score_rows(target.X, target.row_expert_keys()))}
+    scorings = {"in_sample": (bundle.score_rows(source.X, source.row_expert_keys(), source.row_group),
+                              bundle.score_rows(target.X, target.row_expert_keys(), target.row_group))}
     for protocol in protocols:
         scorings[protocol] = cross_fitted_scores(source, target, plist, protocol, params)
     if joint:

@@ -38,6 +38,7 @@ from .bundle_checks import sha256_file
 from .calibration import ConfidenceCalibrator
 from .kernel_experts import EXPERT_PARAMS
 from .kernel_experts import MIN_WORKLOADS
+from .kernel_experts import STRUCTURE_COLUMNS
 from .kernel_experts import KernelExperts
 from .kernel_experts import facts_key
 from .kernel_experts import legacy_facts_key
@@ -49,8 +50,10 @@ from .ranker import CostModel
 # 4: expert and known-kernel keys carry the kernel's structure signature
 # (models.kernel_experts.facts_key), so a new kernel that only shares a known kernel's name is
 # unseen. Older bundles load and match by name and kind, as they were trained.
-BUNDLE_SCHEMA_VERSION = 4
-READABLE_SCHEMA_VERSIONS = (1, 2, 3, 4)
+# 5: a kernel without an expert borrows the nearest-structure one (``experts.neighbours`` and a
+# ``centroid`` per expert). Older bundles load without it, as they were calibrated.
+BUNDLE_SCHEMA_VERSION = 5
+READABLE_SCHEMA_VERSIONS = (1, 2, 3, 4, 5)
 _STRUCTURE_KEYS_SINCE = 4
 MODEL_FILE = "model.ubj"
 EXPERTS_DIR = "experts"
@@ -103,14 +106,19 @@ class ModelBundle:
 
     def score(self, X: np.ndarray, expert: str | None = None) -> np.ndarray:
         """Candidate scores for one kernel: the global model, blended with the kernel's expert
-        when the bundle has one for key ``expert`` (models.kernel_experts.facts_key)."""
+        when the bundle has one for key ``expert`` (models.kernel_experts.facts_key), else with
+        the nearest-structure kernel's (schema 5)."""
         base = self.model.score(X)
         return base if self.experts is None else self.experts.blend(expert, X, base)
 
-    def score_rows(self, X: np.ndarray, experts: np.ndarray) -> np.ndarray:
-        """:meth:`score` for rows of many kernels (``experts``: one key per row): offline use."""
+    def score_rows(self, X: np.ndarray, experts: np.ndarray,
+                   groups: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`score` for rows of many kernels (``experts``: one key per row; ``groups``: one
+        workload id per row, so a kernel without an expert borrows per workload as at bind
+        time): offline use."""
         base = self.model.score(X)
-        return base if self.experts is None else self.experts.blend_rows(X, experts, base)
+        return (base if self.experts is None
+                else self.experts.blend_rows(X, experts, base, groups=groups))
 
     @property
     def name(self) -> str:
@@ -258,10 +266,19 @@ def _save_experts(experts: KernelExperts | None, tmp: Path,
         name = f"{EXPERTS_DIR}/{i:03d}.ubj"
         experts.models_[key].booster_.save_model(os.fspath(tmp / name))
         checksums[name] = sha256_file(tmp / name)
-        kernels.append({"key": key, "file": name, "n_workloads": experts.n_workloads_[key]})
-    return {"weight": experts.weight, "min_workloads": experts.min_workloads,
-            "params": {k: v for k, v in next(iter(experts.models_.values())).get_params().items()
-                       if k in EXPERT_PARAMS}, "kernels": kernels}
+        entry = {"key": key, "file": name, "n_workloads": experts.n_workloads_[key]}
+        if key in experts.centroids_:
+            entry["centroid"] = [float(v) for v in experts.centroids_[key]]
+        kernels.append(entry)
+    out = {"weight": experts.weight, "min_workloads": experts.min_workloads,
+           "params": {k: v for k, v in next(iter(experts.models_.values())).get_params().items()
+                      if k in EXPERT_PARAMS}, "kernels": kernels}
+    if experts.centroids_ and experts.center_ is not None and experts.scale_ is not None:
+        out["neighbours"] = {"weight": experts.neighbour_weight,
+                             "columns": list(STRUCTURE_COLUMNS),
+                             "center": [float(v) for v in experts.center_],
+                             "scale": [float(v) for v in experts.scale_]}
+    return out
 
 
 def _load_experts(path: Path, meta_path: Path, meta: dict[str, Any], checksums: dict[str, Any],
@@ -299,7 +316,41 @@ def _load_experts(path: Path, meta_path: Path, meta: dict[str, Any], checksums: 
             raise bad(f"kernels[{i}].n_workloads", "a positive integer", n)
         out.models_[key] = _load_model(path, name, checksums, expected_names, params)
         out.n_workloads_[key] = n
+    _load_neighbours(out, raw, kernels, bad, expected_names)
     return out
+
+
+def _load_neighbours(out: KernelExperts, raw: dict[str, Any], kernels: list[Any], bad: Any,
+                     expected_names: list[str]) -> None:
+    """The nearest-structure fallback (schema 5), checked; off for bundles without it."""
+    nb = raw.get("neighbours")
+    if nb is None:
+        out.neighbour_weight = 0.0  # as the bundle was trained and calibrated
+        return
+    if not isinstance(nb, dict):
+        raise bad("neighbours", "an object with weight, columns, center and scale", nb)
+    weight = nb.get("weight")
+    if not finite(weight) or not 0 <= weight <= 1:
+        raise bad("neighbours.weight", "a number in [0, 1]", weight)
+    columns = nb.get("columns")
+    if (not isinstance(columns, list) or not columns
+            or not all(isinstance(c, str) and c in expected_names for c in columns)):
+        raise bad("neighbours.columns", "a list of this bundle's kernel feature names", columns)
+    n = len(columns)
+
+    def vector(field: str, value: Any, positive: bool = False) -> np.ndarray:
+        if (not isinstance(value, list) or len(value) != n
+                or not all(finite(v) and (v > 0 or not positive) for v in value)):
+            raise bad(field, f"a list of {n} finite numbers{' > 0' if positive else ''}", value)
+        return np.asarray(value, dtype=np.float64)
+
+    out.neighbour_weight = float(weight)
+    out.column_index_ = np.array([expected_names.index(c) for c in columns])
+    out.center_ = vector("neighbours.center", nb.get("center"))
+    out.scale_ = vector("neighbours.scale", nb.get("scale"), positive=True)
+    for i, k in enumerate(kernels):
+        if "centroid" in k:
+            out.centroids_[k["key"]] = vector(f"kernels[{i}].centroid", k["centroid"])
 
 
 def _device_listed(devices: list[str] | None, name: str) -> bool:

@@ -87,29 +87,33 @@ def grouped_family_folds(ds: Dataset, n_groups: int, *, seed: int = 0) -> list[n
 
 def fit_experts(X: np.ndarray, y: np.ndarray, row_group: np.ndarray, keys: np.ndarray,
                 params: dict[str, Any], feature_names: tuple[str, ...], *,
-                only: set[str] | None = None) -> KernelExperts:
-    """The per-kernel experts (``only``: just those kernels') with the global model's seed and
-    thread count."""
+                only: set[str] | None = None,
+                near: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> KernelExperts:
+    """The per-kernel experts (``only``: just those kernels', and those the kernels of ``near``
+    borrow; see KernelExperts.fit) with the global model's seed and thread count."""
     return KernelExperts().fit(X, y, row_group, keys, feature_names=feature_names,
                                random_state=params.get("random_state", 0),
-                               n_jobs=params.get("n_jobs", 1), only=only)
+                               n_jobs=params.get("n_jobs", 1), only=only, near=near)
 
 
 def fit_models(X: np.ndarray, y: np.ndarray, row_group: np.ndarray, keys: np.ndarray | None,
                params: dict[str, Any], feature_names: tuple[str, ...], *,
-               only: set[str] | None = None) -> tuple[CostModel, KernelExperts | None]:
+               only: set[str] | None = None,
+               near: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+               ) -> tuple[CostModel, KernelExperts | None]:
     """The global cost model and, unless ``keys`` is None, the per-kernel experts: what a bundle
     holds, fitted on the given rows. Training and evaluation both call this."""
     model = CostModel(**params).fit(X, y, row_group, feature_names=feature_names)
     experts = None if keys is None else fit_experts(X, y, row_group, keys, params,
-                                                    feature_names, only=only)
+                                                    feature_names, only=only, near=near)
     return model, experts
 
 
 def score_rows(model: CostModel, experts: KernelExperts | None, X: np.ndarray,
-               keys: np.ndarray | None) -> np.ndarray:
+               keys: np.ndarray | None, groups: np.ndarray | None = None) -> np.ndarray:
     base = model.score(X)
-    return base if experts is None or keys is None else experts.blend_rows(X, keys, base)
+    return (base if experts is None or keys is None
+            else experts.blend_rows(X, keys, base, groups=groups))
 
 
 def _fit_and_score(X: np.ndarray, y: np.ndarray, row_group: np.ndarray, keys: np.ndarray | None,
@@ -124,9 +128,12 @@ def _fit_and_score(X: np.ndarray, y: np.ndarray, row_group: np.ndarray, keys: np
     rows = np.flatnonzero(is_test)
     model, experts = fit_models(X[train], y[train], row_group[train],
                                 None if keys is None else keys[train], params, feature_names,
-                                only=None if keys is None else set(keys[rows].tolist()))
+                                only=None if keys is None else set(keys[rows].tolist()),
+                                near=None if keys is None else (X[rows], keys[rows],
+                                                                row_group[rows]))
     base = model.score(X[rows])
-    blended = None if experts is None else experts.blend_rows(X[rows], keys[rows], base)
+    blended = None if experts is None else experts.blend_rows(X[rows], keys[rows], base,
+                                                              groups=row_group[rows])
     return rows, base, blended
 
 

@@ -170,11 +170,65 @@ def test_expert_key_and_blend_rows(rows: dict[str, np.ndarray]) -> None:
         want = 0.75 * base[m] + 0.25 * experts.models_[key].score(X[m])
         np.testing.assert_allclose(out[m], want, rtol=1e-12)
         np.testing.assert_allclose(experts.blend(key, X[m], base[m]), want, rtol=1e-12)
+    # No expert of its own: add borrows the nearest-structure kernel's expert at 0.25.
     add = keys == ADD
-    assert np.array_equal(out[add], base[add])  # no expert: the global score, untouched
-    assert np.array_equal(experts.blend(None, X[add], base[add]), base[add])
+    near = experts.neighbour(X[add])
+    assert near == _nearest_by_hand(experts, X[add], rows["names"])
+    want = 0.75 * base[add] + 0.25 * experts.models_[near].score(X[add])
+    np.testing.assert_allclose(out[add], want, rtol=1e-12)
+    np.testing.assert_allclose(experts.blend(None, X[add], base[add]), want, rtol=1e-12)
+    np.testing.assert_allclose(experts.blend("add/other", X[add], base[add]), want, rtol=1e-12)
+    # Per workload (groups) or per key: the same here (one add workload).
+    np.testing.assert_allclose(experts.blend_rows(X, keys, base, groups=rows["groups"]), out)
     assert np.array_equal(base, np.linspace(-1.0, 1.0, len(X)))  # input not modified
     assert np.array_equal(KernelExperts(weight=0.0).blend(MATMUL, X, base), base)
+    # The fallback off: a kernel without an expert keeps the global score, untouched.
+    off = _fit_experts(rows, weight=0.25, neighbour_weight=0.0)
+    assert off.centroids_ == {} and off.neighbour(X[add]) is None
+    assert np.array_equal(off.blend_rows(X, keys, base)[add], base[add])
+    assert np.array_equal(off.blend(None, X[add], base[add]), base[add])
+    # Rows without a key and without groups keep the global score (no kernel to group them by).
+    none_keys = np.where(add, None, keys)
+    assert np.array_equal(experts.blend_rows(X, none_keys, base)[add], base[add])
+
+
+def _nearest_by_hand(experts: KernelExperts, X: np.ndarray, names: np.ndarray) -> str:
+    """The nearest expert kernel recomputed from the structure columns by name: standardized
+    over the training kernels' centroids, Euclidean distance."""
+    from helion_learned.models.kernel_experts import STRUCTURE_COLUMNS
+
+    idx = [list(names).index(c) for c in STRUCTURE_COLUMNS]
+    cols = X[:, idx].astype(np.float64)
+    vec = np.array([np.mean(c[np.isfinite(c)]) if np.isfinite(c).any() else 0.0 for c in cols.T])
+    z = (vec - experts.center_) / experts.scale_
+    dist = {k: np.linalg.norm(z - (c - experts.center_) / experts.scale_)
+            for k, c in experts.centroids_.items()}
+    return min(sorted(dist), key=dist.get)
+
+
+def test_nearest_structure_is_fitted_for_held_out_kernels(rows: dict[str, np.ndarray]) -> None:
+    """``fit(only=..., near=...)`` (what cross-validation calls) fits the held-out kernels'
+    experts and the one each kernel without its own would borrow, nothing else; the neighbour
+    is the same as with every expert fitted."""
+    X, y, groups, keys = rows["X"], rows["y"], rows["groups"], rows["keys"]
+    held = keys == ADD
+    names = tuple(rows["names"])
+    full = KernelExperts().fit(X[~held], y[~held], groups[~held], keys[~held],
+                               feature_names=names)
+    near = full.neighbour(X[held])
+    assert near in (MATMUL, SOFTMAX)
+    fold = KernelExperts().fit(X[~held], y[~held], groups[~held], keys[~held],
+                               feature_names=names, only={ADD},
+                               near=(X[held], keys[held], groups[held]))
+    assert set(fold.models_) == {near} and fold.neighbour(X[held]) == near
+    np.testing.assert_allclose(fold.blend(ADD, X[held], np.zeros(held.sum())),
+                               full.blend(ADD, X[held], np.zeros(held.sum())))
+    # Without `near`, `only` fits just what it names.
+    assert KernelExperts().fit(X[~held], y[~held], groups[~held], keys[~held],
+                               feature_names=names, only={ADD}).models_ == {}
+    # Features without the structure columns: no fallback, nothing borrowed.
+    plain = KernelExperts().fit(X, y, groups, keys)
+    assert plain.centroids_ == {} and plain.neighbour(X[held]) is None
 
 
 # -- 1. bundle round trip -----------------------------------------------------------------------------
@@ -187,7 +241,7 @@ def test_bundle_round_trip_with_experts(expert_bundle: tuple[ModelBundle, Path],
     assert loaded.experts.n_workloads_ == bundle.experts.n_workloads_
     assert loaded.experts.weight == 0.3
     meta = _meta(path)
-    assert meta["schema_version"] == 4
+    assert meta["schema_version"] == 5
     files = [k["file"] for k in meta["experts"]["kernels"]]
     assert [k["key"] for k in meta["experts"]["kernels"]] == sorted([MATMUL, SOFTMAX])
     assert all((path / f).is_file() and len(meta["checksums"][f]) == 64 for f in files)
@@ -204,8 +258,20 @@ def test_bundle_round_trip_with_experts(expert_bundle: tuple[ModelBundle, Path],
                                    rtol=1e-6, atol=1e-7)
         # The other kernel's expert is never used for this key's rows.
         assert not np.allclose(after, loaded.score(Xk, SOFTMAX if key == MATMUL else MATMUL))
+    # Kernels without an expert borrow the nearest-structure one, before and after saving.
+    Xa = X[keys == ADD]
+    near = loaded.experts.neighbour(Xa)
+    assert near == bundle.experts.neighbour(Xa) and near in (MATMUL, SOFTMAX)
+    assert loaded.experts.neighbour_weight == bundle.experts.neighbour_weight == 0.25
     for key in (None, ADD, "matmul/pointwise", "nothing/other"):
-        assert np.array_equal(loaded.score(X, key), loaded.model.score(X))
+        np.testing.assert_allclose(loaded.score(Xa, key), bundle.score(Xa, key), rtol=1e-6,
+                                   atol=1e-7)
+        np.testing.assert_allclose(loaded.score(Xa, key), 0.75 * loaded.model.score(Xa)
+                                   + 0.25 * loaded.experts.models_[near].score(Xa),
+                                   rtol=1e-6, atol=1e-7)
+    assert set(meta["experts"]["neighbours"]) == {"weight", "columns", "center", "scale"}
+    assert all(len(k["centroid"]) == len(meta["experts"]["neighbours"]["columns"])
+               for k in meta["experts"]["kernels"])
     np.testing.assert_allclose(loaded.score_rows(X, keys), bundle.score_rows(X, keys),
                                rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(loaded.score_rows(X, keys),
@@ -253,8 +319,9 @@ def test_predictor_blends_for_known_kernels_only(expert_bundle: tuple[ModelBundl
     assert pred.n_candidates > 3 and len(pred.configs) == 3
     full = predictor.score(mm, hw, _grid_of(mm, pred, predictor))
     assert pred.scores == pytest.approx(sorted(full.tolist(), reverse=True)[:3])
-    # Kernels without an expert: the global model, exactly. A kernel named like the suite's
-    # matmul but with another body (K.matmul_bias_relu's, renamed) is one of them.
+    # Kernels without an expert: the nearest-structure kernel's expert at 0.25, never their
+    # name's. A kernel named like the suite's matmul but with another body
+    # (K.matmul_bias_relu's, renamed) is one of them.
     impostor = dataclasses.replace(bound_facts(K.matmul_bias_relu, (
         torch.randn(64, 32, dtype=F16), torch.randn(32, 48, dtype=F16),
         torch.randn(48, dtype=F16))), kernel_name="matmul")
@@ -263,8 +330,12 @@ def test_predictor_blends_for_known_kernels_only(expert_bundle: tuple[ModelBundl
                   bound_facts(K.gelu, (torch.randn(1024),)), impostor):
         assert facts_key(facts) not in bundle.experts.models_
         cands = structured_grid(facts, limit=30)
-        assert np.array_equal(predictor.score(facts, hw, cands),
-                              bundle.model.score(fe.transform(facts, hw, cands)))
+        Xf = fe.transform(facts, hw, cands)
+        near = bundle.experts.neighbour(Xf)
+        np.testing.assert_allclose(predictor.score(facts, hw, cands),
+                                   0.75 * bundle.model.score(Xf)
+                                   + 0.25 * bundle.experts.models_[near].score(Xf),
+                                   rtol=1e-6, atol=1e-7)
 
 
 def _grid_of(facts: KernelFacts, pred: Any, predictor: Predictor) -> list[dict[str, Any]]:
@@ -336,6 +407,16 @@ BAD_METADATA = [
      r"experts\.kernels\[0\]\.key"),
     ("experts_type", lambda m: m.__setitem__("experts", []), r"experts: expected an object"),
     ("schema_1", lambda m: m.__setitem__("schema_version", 1), r"experts: .*schema 2"),
+    ("nb_type", _set_experts("neighbours", [0.25]), r"experts\.neighbours: expected an object"),
+    ("nb_weight", lambda m: m["experts"]["neighbours"].__setitem__("weight", 2),
+     r"experts\.neighbours\.weight: expected a number in \[0, 1\]"),
+    ("nb_column", lambda m: m["experts"]["neighbours"]["columns"].__setitem__(0, "k_nothing"),
+     r"experts\.neighbours\.columns: expected a list of this bundle's kernel feature names"),
+    ("nb_center", lambda m: m["experts"]["neighbours"]["center"].pop(),
+     r"experts\.neighbours\.center: expected a list of \d+ finite numbers"),
+    ("nb_scale", lambda m: m["experts"]["neighbours"]["scale"].__setitem__(0, 0.0),
+     r"experts\.neighbours\.scale: expected a list of \d+ finite numbers > 0"),
+    ("nb_centroid", _set_kernel(0, "centroid", "near"), r"experts\.kernels\[0\]\.centroid"),
 ]
 
 
@@ -391,10 +472,10 @@ def test_schema_1_bundle_loads_without_experts(expert_bundle: tuple[ModelBundle,
     stripped = ModelBundle.load(_edit(path, tmp_path / "stripped",
                                       lambda m: (m.pop("experts"), to_schema_1(m))))
     assert stripped.experts is None
-    for version in (5, 0, "2", 2.0, True):
+    for version in (6, 0, "2", 2.0, True):
         future = _edit(plain, tmp_path / f"v{version!r}",
                        lambda m, v=version: m.__setitem__("schema_version", v))
-        with pytest.raises(BundleError, match="reads 1, 2, 3 or 4"):
+        with pytest.raises(BundleError, match="reads 1, 2, 3, 4 or 5"):
             ModelBundle.load(future)
 
 
@@ -414,6 +495,28 @@ def test_schema_3_bundle_keeps_matching_by_name(expert_bundle: tuple[ModelBundle
     mm = bound_facts(K.matmul, (torch.randn(96, 64, dtype=F16), torch.randn(64, 80, dtype=F16)))
     assert old.kernel_key(mm) == "matmul/matmul"
     assert ModelBundle.load(path).kernel_key(mm) == MATMUL == facts_key(mm)
+
+
+def test_schema_4_bundle_loads_without_the_structure_fallback(
+        expert_bundle: tuple[ModelBundle, Path], rows: dict[str, np.ndarray],
+        tmp_path: Path) -> None:
+    """A bundle written before the nearest-structure fallback (schema 4: no ``neighbours``, no
+    centroids) scores a kernel without an expert with the global model, as it was calibrated."""
+    _, path = expert_bundle
+
+    def to_schema_4(meta: dict[str, Any]) -> None:
+        meta["schema_version"] = 4
+        meta["experts"].pop("neighbours")
+        for k in meta["experts"]["kernels"]:
+            k.pop("centroid")
+
+    old = ModelBundle.load(_edit(path, tmp_path / "v4", to_schema_4))
+    assert old.experts is not None and old.experts.neighbour_weight == 0.0
+    Xa = rows["X"][rows["keys"] == ADD]
+    assert old.experts.neighbour(Xa) is None
+    assert np.array_equal(old.score(Xa, ADD), old.model.score(Xa))
+    Xm = rows["X"][rows["keys"] == MATMUL]
+    np.testing.assert_allclose(old.score(Xm, MATMUL), ModelBundle.load(path).score(Xm, MATMUL))
 
 
 # -- 6. dataset keys ----------------------------------------------------------------------------------
@@ -450,19 +553,32 @@ def test_row_expert_keys_on_real_logs(h100: Dataset) -> None:
 
 
 # -- 7. out-of-fold scores ----------------------------------------------------------------------------
-def test_oof_scores_experts_only_change_leave_shape_out(h100: Dataset) -> None:
+def test_oof_scores_experts_change_both_protocols(h100: Dataset) -> None:
     ds = _families(h100, {"softmax": 4, "gelu": 4, "bmm": 3})
     params = {**CostModel().get_params(), **SMALL_PARAMS}
     lfo_on = oof_scores(ds, "leave_family_out", params, experts=True)
     lfo_off = oof_scores(ds, "leave_family_out", params, experts=False)
-    assert not np.isnan(lfo_off).any()
-    assert np.array_equal(lfo_on, lfo_off)  # a held-out family never has an expert
+    assert not np.isnan(lfo_off).any() and not np.isnan(lfo_on).any()
+    # A held-out family never has its own expert; it borrows the nearest-structure one of the
+    # families its fold trained on: 0.75 x the global score + 0.25 x that expert's.
+    fams = ds.families[ds.row_group]
+    keys = ds.row_expert_keys()
+    for fam in ("softmax", "gelu", "bmm"):
+        m = fams == fam
+        train = ~m
+        experts = KernelExperts().fit(ds.X[train], ds.y[train], ds.row_group[train], keys[train],
+                                      feature_names=ds.feature_names,
+                                      random_state=params["random_state"])
+        near = experts.neighbour(ds.X[m])
+        assert near is not None and not near.startswith(f"{fam}/")
+        np.testing.assert_allclose(lfo_on[m], 0.75 * lfo_off[m]
+                                   + 0.25 * experts.models_[near].score(ds.X[m]), rtol=1e-5,
+                                   atol=1e-6)
     lso_on = oof_scores(ds, "leave_shape_out", params, experts=True)
     lso_off = oof_scores(ds, "leave_shape_out", params, experts=False)
     assert not np.isnan(lso_on).any() and not np.isnan(lso_off).any()
     assert not np.array_equal(lso_on, lso_off)
     # Every family keeps 2+ training workloads in each of its folds: all of them get experts.
-    fams = ds.families[ds.row_group]
     for fam in ("softmax", "gelu", "bmm"):
         m = fams == fam
         assert not np.allclose(lso_on[m], lso_off[m]), fam
@@ -477,7 +593,7 @@ def test_train_bundle_writes_experts(h100: Dataset, tmp_path: Path) -> None:
     assert set(result.bundle.experts.models_) == {SOFTMAX, GELU}
     path = result.bundle.save(tmp_path / "trained")
     meta = _meta(path)
-    assert meta["schema_version"] == 4
+    assert meta["schema_version"] == 5
     entries = {k["key"]: k for k in meta["experts"]["kernels"]}
     assert set(entries) == {SOFTMAX, GELU}
     assert {k: e["n_workloads"] for k, e in entries.items()} == {SOFTMAX: 3, GELU: 3}
@@ -493,7 +609,13 @@ def test_train_bundle_writes_experts(h100: Dataset, tmp_path: Path) -> None:
                                rtol=1e-6, atol=1e-7)
     bmm = np.array([str(k).startswith("bmm/matmul/") for k in keys])
     assert bmm.any()
-    assert np.array_equal(loaded.score_rows(ds.X, keys)[bmm], loaded.model.score(ds.X[bmm]))
+    # bmm (one workload, no expert) borrows the nearest-structure kernel's.
+    near = loaded.experts.neighbour(ds.X[bmm])
+    assert near in (SOFTMAX, GELU) and meta["experts"]["neighbours"]["weight"] == 0.25
+    np.testing.assert_allclose(loaded.score_rows(ds.X, keys)[bmm],
+                               0.75 * loaded.model.score(ds.X[bmm])
+                               + 0.25 * loaded.experts.models_[near].score(ds.X[bmm]),
+                               rtol=1e-6, atol=1e-7)
     sm = keys == SOFTMAX
     assert not np.allclose(loaded.score(ds.X[sm], SOFTMAX), loaded.model.score(ds.X[sm]))
     # experts=False: a bundle without experts, whose metadata has no "experts".

@@ -137,7 +137,7 @@ def test_bundle_roundtrip_predicts_identically(bundle_path: Path) -> None:
     b = Predictor(ModelBundle.load(bundle_path)).predict(facts, hw, top_k=3)
     assert a.configs == b.configs and a.confidence == b.confidence and len(a.configs) == 3
     meta = json.loads((bundle_path / "metadata.json").read_text())
-    assert meta["schema_version"] == 4 and len(meta["checksums"]["model.ubj"]) == 64
+    assert meta["schema_version"] == 5 and len(meta["checksums"]["model.ubj"]) == 64
     assert not any(p.suffix in (".pkl", ".pickle", ".joblib") for p in bundle_path.rglob("*"))
 
 

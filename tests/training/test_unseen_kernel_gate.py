@@ -77,7 +77,7 @@ def test_round_trip_and_older_bundles(real, tmp_path: Path) -> None:
     _, result = real
     path = result.bundle.save(tmp_path / "b")
     meta = json.loads((path / "metadata.json").read_text())
-    assert meta["schema_version"] == 4
+    assert meta["schema_version"] == 5
     assert meta["known_kernels"] == sorted(result.bundle.known_kernels)
     loaded = ModelBundle.load(path)
     assert loaded.known_kernels == result.bundle.known_kernels

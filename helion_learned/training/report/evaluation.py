@@ -15,6 +15,7 @@ from ...models.calibration import DEFAULT_GATE
 from ...models.calibration import choose_threshold
 from ...models.kernel_experts import EXPERT_PARAMS
 from ...models.kernel_experts import EXPERT_WEIGHT
+from ...models.kernel_experts import NEIGHBOUR_WEIGHT
 from ..dataset import Dataset
 from ..evaluate import GroupOutcome
 from ..evaluate import expected_best_of_random
@@ -139,7 +140,7 @@ def evaluate_protocol(ds: Dataset, protocol: str, *, params: dict[str, Any], wit
 
 def evaluate_bundle(ds: Dataset, bundle: ModelBundle) -> dict[str, Any]:
     """Held-out evaluation of a trained bundle on logs it did not train on."""
-    scores = bundle.score_rows(ds.X, ds.row_expert_keys(bundle.kernel_key))
+    scores = bundle.score_rows(ds.X, ds.row_expert_keys(bundle.kernel_key), ds.row_group)
     outcomes = group_outcomes(ds, scores, within=bundle.within)
     conf = (bundle.calibrator.predict(np.stack([o.conf_features for o in outcomes]))
             if outcomes else np.empty(0))
@@ -303,6 +304,7 @@ def evaluate_dataset(ds: Dataset, *, params: dict[str, Any], within: float = 0.0
         },
         "within": within, "wrong_budget": wrong_budget, "params": params,
         "kernel_experts": {"enabled": experts, "weight": EXPERT_WEIGHT,
+                           "neighbour_weight": NEIGHBOUR_WEIGHT,
                            "params": dict(EXPERT_PARAMS)} if experts else {"enabled": False},
         "protocols": protocols,
     }

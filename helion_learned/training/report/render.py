@@ -216,8 +216,10 @@ def build_document(result: Mapping[str, Any], images: Iterable[str]) -> tuple[st
         headline.append(
             f"Learned = the global cost model, blended ({ex['weight']:g}) with a per-kernel expert "
             "for kernels the training folds hold 2+ workloads of (models/kernel_experts.py)"
-            f"{cv}: leave-shape-out uses them, leave-family-out never can (its kernel is held "
-            "out).")
+            f"{cv}: leave-shape-out uses them; a kernel without its own (leave-family-out: its "
+            "kernel is held out) borrows the expert of the training kernel nearest in structure "
+            f"(op classes, loop nest, loads and stores; no name, shape or dtype) at "
+            f"{ex.get('neighbour_weight', 0):g}.")
     elif ex:
         headline.append(f"Learned = the global cost model alone: no per-kernel experts{cv}.")
     if gate := unseen_gate_text(result.get("unseen_kernel_gate")):

@@ -1,0 +1,126 @@
+"""Does training on more kernels help on kernels the model never saw?
+
+    python experiments/new_kernel_training/new_kernel_training.py
+
+Issue #29's lever is kernel diversity: the shipped bundle knows 21 kernels, and its
+leave-family-out score (0.874) trails leave-shape-out (0.919). ``data/h100_new`` holds H100
+measurements (CUDA-graph timing) of new suite kernels the bundle never trained on. Two
+questions, same H100 hardware, the bundle's hyperparameters, XGBoost seeds 0-2:
+
+1. **New kernels.** Scored by a model trained on the shipped data only (what a user gets
+   today), against one that also trained on the *other* new kernels (leave-kernel-out over
+   the new kernels; the held-out kernel's workloads never train).
+2. **Suite kernels.** Leave-family-out on the 21 suite kernels, with and without the new
+   kernels' workloads in every fold's training rows.
+
+Training data as ``scripts/main.sh`` (``data/h100`` scored, ``data/h200`` and
+``data/h200_graph`` training-only) plus ``data/h100_new`` (scored). Writes report/result.json.
+A few minutes on 2 cores; the runtime grows with ``data/h100_new``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import numpy as np  # noqa: E402
+from transfer_common import load_dataset  # noqa: E402
+from transfer_common import load_training_only  # noqa: E402
+
+from helion_learned.models.ranker import CostModel  # noqa: E402
+from helion_learned.training.evaluate import expected_best_of_random  # noqa: E402
+from helion_learned.training.evaluate import folds  # noqa: E402
+from helion_learned.training.evaluate import group_outcomes  # noqa: E402
+from helion_learned.training.evaluate import oof_scores  # noqa: E402
+
+SUITE_LOGS = [ROOT / "data/h100"]
+NEW_LOGS = [ROOT / "data/h100_new"]
+EXTRA_LOGS = [ROOT / "data/h200", ROOT / "data/h200_graph"]
+SEEDS = (0, 1, 2)
+SLOWER = 1 / 1.05  # "more than 5 % slower than Helion's default"
+
+
+def geomean(values: list[float]) -> float:
+    v = np.maximum(np.asarray(values, dtype=float), 1e-3)
+    return float(np.exp(np.mean(np.log(v)))) if v.size else math.nan
+
+
+def score(ds, fold_list: list[np.ndarray], seed: int, keep: set[int]) -> dict:
+    """The picks' geomean on the groups in ``keep``, and how they compare with the default."""
+    params = {**CostModel().get_params(), "random_state": seed}
+    scores = oof_scores(ds, "leave_family_out", params, n_jobs=2, seed=0, fold_list=fold_list)
+    out = [o for o in group_outcomes(ds, scores) if o.group in keep]
+    pick = [o.rel_pick for o in out]
+    default = [o.rel_fallback for o in out]
+    ratio = [p / d for p, d in zip(pick, default, strict=True) if d > 0]
+    return {"n": len(out), "pick": geomean(pick),
+            "slower_than_default_5pct": int(sum(r < SLOWER for r in ratio)),
+            "faster_than_default_5pct": int(sum(r > 1.05 for r in ratio)),
+            "per_family": {f: geomean([o.rel_pick for o in out if o.family == f])
+                           for f in sorted({o.family for o in out})}}
+
+
+def baselines(ds, keep: set[int]) -> dict:
+    groups = [ds.groups[i] for i in sorted(keep)]
+    fallback = [o.rel_fallback for o in group_outcomes(ds, np.zeros(len(ds.y))) if o.group in keep]
+    return {"helion_default": geomean(fallback),
+            "random_1": geomean([expected_best_of_random(g.rel, 1) for g in groups]),
+            "random_8": geomean([expected_best_of_random(g.rel, 8) for g in groups])}
+
+
+def mean_of(runs: list[dict]) -> dict:
+    return {"per_seed": [r["pick"] for r in runs], "mean": float(np.mean([r["pick"] for r in runs])),
+            "slower_than_default_5pct": [r["slower_than_default_5pct"] for r in runs],
+            "faster_than_default_5pct": [r["faster_than_default_5pct"] for r in runs],
+            "per_family_seed0": runs[0]["per_family"]}
+
+
+def main() -> int:
+    extra = load_training_only(EXTRA_LOGS)
+    suite = load_dataset(SUITE_LOGS).with_training_only(extra)
+    union = load_dataset(SUITE_LOGS + NEW_LOGS).with_training_only(extra)
+    suite_fams = set(suite.families[suite.scored_groups].tolist())
+    scored = [int(i) for i in union.scored_groups]
+    new = {i for i in scored if union.families[i] not in suite_fams}
+    old = set(scored) - new
+    new_fams = sorted({union.families[i] for i in new})
+    print(f"{len(old)} suite workloads of {len(suite_fams)} kernels; {len(new)} new workloads of "
+          f"{len(new_fams)} kernels: {', '.join(new_fams)}", flush=True)
+
+    per_family = folds(union, "leave_family_out")
+    new_alone = [np.array(sorted(new))]  # one fit on the shipped data scores every new kernel
+    new_each = [f for f in per_family if set(f.tolist()) & new]  # leave-one-new-kernel-out
+    arms = {
+        "new kernels, trained on the shipped data only": (union, new_alone, new),
+        "new kernels, trained also on the other new kernels": (union, new_each, new),
+        "suite leave-family-out, shipped data": (suite, folds(suite, "leave_family_out"),
+                                                 {int(i) for i in suite.scored_groups}),
+        "suite leave-family-out, + new kernels' workloads": (
+            union, [f for f in per_family if set(f.tolist()) & old], old),
+    }
+    result: dict = {"seeds": list(SEEDS), "n_new_workloads": len(new),
+                    "new_kernels": new_fams, "n_suite_workloads": len(old), "arms": {},
+                    "baselines": {"new kernels": baselines(union, new),
+                                  "suite kernels": baselines(union, old)}}
+    for name, (ds, fold_list, keep) in arms.items():
+        runs = []
+        for seed in SEEDS:
+            runs.append(score(ds, fold_list, seed, keep))
+            print(f"{name}, seed {seed}: {runs[-1]['pick']:.4f} (n={runs[-1]['n']})", flush=True)
+        result["arms"][name] = mean_of(runs)
+    out = Path(__file__).parent / "report" / "result.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(result["baselines"], indent=1))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
