@@ -31,13 +31,15 @@ SMEM_OVER_CAPACITY_LIMIT = 1.0
 
 
 def matmul_smem_kb(facts: KernelFacts, blocks: np.ndarray, stages: np.ndarray, *,
-                   whole_k: bool = True) -> np.ndarray | None:
+                   whole_k: bool = True, per_dot: bool = False) -> np.ndarray | None:
     """Shared memory (KiB) of the A and B tiles over the pipeline stages, per config; None where
     the kernel has no matmul tile to estimate.
 
     With a k block the tiles are (m × k) and (k × n). Without one (attention: k is the head
     dimension) the tile spans all of k, rounded up to a power of two as Triton pads it; only with
-    ``whole_k`` (the cost model's feature keeps that case missing, as it was trained)."""
+    ``whole_k`` (the cost model's feature keeps that case missing, as it was trained).
+    ``per_dot``: with a k block, count :func:`dot_operands` (the rule does; the model's feature
+    keeps the A + B reading it was trained on)."""
     slots = slot_assignment(facts)
     if not facts.matmuls or not {"m", "n"} <= slots.keys():
         return None
@@ -51,6 +53,10 @@ def matmul_smem_kb(facts: KernelFacts, blocks: np.ndarray, stages: np.ndarray, *
         return None
     bits = float(facts.matmuls[0].get("lhs_bits") or 16)
     depth = np.maximum(stages, 1.0)
+    dots, b_bits = dot_operands(facts) if per_dot and "k" in slots else (1, None)
+    if dots > 1:
+        b_bits = b_bits or float(facts.matmuls[0].get("rhs_bits") or 16)
+        return dots * (bm * bk * bits + bk * bn * b_bits) / 8.0 * depth / 1024.0
     elems = (bm * bk + bk * bn) * depth
     if "k" not in slots:
         # Attention keeps its Q tile and streams K and V tiles (n x d each) per stage: count that
@@ -63,6 +69,26 @@ def matmul_smem_kb(facts: KernelFacts, blocks: np.ndarray, stages: np.ndarray, *
     return elems * (bits / 8.0) / 1024.0
 
 
+def dot_operands(facts: KernelFacts) -> tuple[int, float | None]:
+    """(dots, B bits) for the shared-memory rule: where several dots share the k loop each keeps
+    its own A and B tiles per stage, and a dequantizing kernel (an input narrower than the dots'
+    operands) pipelines its B tile at the narrow width; (1, None) otherwise (the A + B reading).
+
+    First H100 logs of the new kernels (data/h100_new): in linear_swiglu (gate and up weights
+    against one A tile) and int4_gemm (two dots over even and odd k, one packed uint8 B tile) it
+    rules out 12 more configs: 6 failed (both failed held-out picks among them; all 5 int4
+    failures are now out), the other 6 ran at 0.15-0.50 of the best. int4's 128x256x64 tile at 3
+    stages (0.93 of the best) stays in, at 4 stages (failed) it is out. Nothing changes in the
+    other logs: they hold no such kernel (attention's dots have no k block)."""
+    dots = facts.matmuls or ()
+    if len(dots) < 2:
+        return 1, None
+    bits = min(float(d.get("lhs_bits") or 16) for d in dots)
+    narrowest = (facts.memory or {}).get("min_itemsize")
+    b_bits = float(narrowest) * 8 if narrowest and float(narrowest) * 8 < bits else None
+    return len(dots), b_bits
+
+
 def smem_over_capacity(facts: KernelFacts, hw: HardwareFacts,
                        cfg: dict[str, np.ndarray]) -> np.ndarray | None:
     """Estimated shared memory ÷ the per-block capacity, per config (``cfg``: the configs'
@@ -71,7 +97,7 @@ def smem_over_capacity(facts: KernelFacts, hw: HardwareFacts,
     configs the estimate rules out failed: cute stages its tiles differently)."""
     if facts.backend != "triton" or not facts.matmuls or hw.smem_per_block_kb <= 0:
         return None
-    smem = matmul_smem_kb(facts, cfg["_blocks"], cfg["cfg_stages"])
+    smem = matmul_smem_kb(facts, cfg["_blocks"], cfg["cfg_stages"], per_dot=True)
     return None if smem is None else smem / hw.smem_per_block_kb
 
 

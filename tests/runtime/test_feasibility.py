@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from helion_learned.features.feasibility import SMEM_OVER_CAPACITY_LIMIT
+from helion_learned.features.feasibility import dot_operands
 from helion_learned.features.feasibility import feasible
 from helion_learned.features.feasibility import pick_index
 from helion_learned.features.feasibility import ranked_subset
@@ -54,6 +55,34 @@ def test_attention_k_and_v_reading_rules_out_the_held_out_h200_failures() -> Non
     d64 = _attention_facts(64)
     pick = {"block_sizes": [1, 128, 256], "num_warps": 4, "num_stages": 4}
     assert feasible(d64, H100, [pick]).tolist() == [False]
+
+
+def test_dots_on_one_k_loop_count_their_own_tiles() -> None:
+    # Held out on the H100 (data/h100_new), linear_swiglu (x @ w_gate and x @ w_up in one k loop)
+    # and int4_gemm (two dots over even and odd k, B loaded packed as uint8) picked a 128 x 256 x
+    # 64 tile with 4 stages: 192 KiB by the A + B reading, 384 / 256 KiB counting each dot's
+    # tiles (B at 8 bits for int4); both failed there. A plain matmul keeps the tile; int4 keeps
+    # it at 3 stages (192 KiB; it ran at 0.93 of the best).
+    x = torch.randn(256, 512, dtype=BF16)
+    K.linear_swiglu.reset()
+    swiglu = bound_facts(K.linear_swiglu, (x, torch.randn(512, 1024, dtype=BF16),
+                                           torch.randn(512, 1024, dtype=BF16)))
+    K.int4_gemm.reset()
+    int4 = bound_facts(K.int4_gemm, (x, torch.randint(0, 255, (256, 1024), dtype=torch.uint8),
+                                     torch.randn(1024, dtype=BF16)))
+    K.matmul.reset()
+    mm = bound_facts(K.matmul, (x, torch.randn(512, 1024, dtype=BF16)))
+    assert (dot_operands(swiglu), dot_operands(int4), dot_operands(mm)) == (
+        (2, None), (2, 8.0), (1, None))
+    pick = {"block_sizes": [128, 256, 64], "num_warps": 8, "num_stages": 4}
+    small = {"block_sizes": [64, 128, 64], "num_warps": 4, "num_stages": 3}  # 144 KiB for swiglu
+    assert feasible(swiglu, H100, [pick, small]).tolist() == [False, True]
+    assert feasible(mm, H100, [pick, small]).tolist() == [True, True]
+    assert feasible(int4, H100, [pick, {**pick, "num_stages": 3}]).tolist() == [False, True]
+    # The model's feature keeps one B tile, as it was trained.
+    ex = FeatureExtractor()
+    smem = ex.transform(swiglu, H100, [pick])[0, ex.feature_names.index("d_smem_kb")]
+    assert smem == pytest.approx(192.0)
 
 
 def test_kernels_without_a_matmul_keep_every_config() -> None:
