@@ -21,7 +21,7 @@ and the unseen-kernel threshold. Bundles before schema 4 keyed by name and kind 
 borrows the expert of the known kernel nearest to it in structure (:data:`STRUCTURE_COLUMNS`:
 op-class counts, loop nest, loads and stores; no shapes, no dtypes, no name), at weight
 :data:`NEIGHBOUR_WEIGHT`. Leave-family-out on 176 H100 workloads (3 XGBoost seeds): 0.875 ->
-0.888, higher on every seed, flat for weights 0.1-0.35; on 11 H100 workloads of 10 new kernels
+0.887, higher on every seed, flat for weights 0.1-0.35; on 11 H100 workloads of 10 new kernels
 the training data never held 0.850 -> 0.857 (experiments table of reports/triton_sm90). Inside
 Helion's search populations it does not help (reports/search_population).
 """
