@@ -340,25 +340,27 @@ def leave_family_out_models(ds: Any, log: Any, *, full: bool, seed: int = 0,
     from helion_learned.training.train import train_bundle
 
     params = {**CostModel().get_params(), "random_state": seed}  # train_bundle's
+    keys = ds.row_expert_keys()
     out, info = [], []
     for i, fold in enumerate(grouped_family_folds(ds, FAMILY_GROUPS, seed=0)):
         held = set(ds.families[fold].tolist())
         keep = np.setdiff1d(np.arange(len(ds.groups)), fold)
         sub = ds.subset(keep)
+        held_rows = np.isin(ds.row_group, fold)
+        sub_keys = keys[~held_rows]  # subset keeps the other rows in order
         start = time.perf_counter()
         if full:
             scorer = train_bundle(sub, n_jobs=2, seed=seed).bundle
         else:
-            rows = np.flatnonzero(np.isin(ds.row_group, fold))
-            keys = ds.row_expert_keys()
-            scorer = FoldModel(*fit_models(sub.X, sub.y, sub.row_group, sub.row_expert_keys(),
+            rows = np.flatnonzero(held_rows)
+            scorer = FoldModel(*fit_models(sub.X, sub.y, sub.row_group, sub_keys,
                                            params, sub.feature_names, only=set(),
                                            near=(ds.X[rows], keys[rows], ds.row_group[rows])))
         seconds = time.perf_counter() - start
         log(f"seed {seed}{label}, group {i + 1}/"
             f"{FAMILY_GROUPS}: held out {sorted(held)} ({len(fold)} workloads), "
             f"trained in {seconds:.0f} s")
-        out.append((held, scorer, set(sub.row_expert_keys().tolist())))
+        out.append((held, scorer, set(sub_keys.tolist())))
         info.append({"families": sorted(held), "held_out_workloads": len(fold),
                      "train_workloads": len(keep), "train_seconds": seconds,
                      "train_rows": len(sub.y)})

@@ -253,8 +253,8 @@ class InspectCommand(Command):
             ("objective", meta.get("model_params", {}).get("objective")),
             ("kernel experts", sorted(bundle.experts.models_) if bundle.experts else []),
             ("kernels without an expert", "borrow the nearest-structure kernel's at "
-             f"{bundle.experts.neighbour_weight:g}" if bundle.experts and bundle.experts.centroids_
-             and bundle.experts.neighbour_weight > 0 else "the global model alone"),
+             f"{bundle.experts.neighbour_weight:g}" if bundle.experts and bundle.experts.borrows
+             else "the global model alone"),
             ("training fingerprint", data.get("fingerprint")),
             ("training workloads", data.get("n_workloads")),
             ("training families", data.get("families")),

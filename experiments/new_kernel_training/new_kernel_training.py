@@ -21,7 +21,6 @@ A few minutes on 2 cores; the runtime grows with ``data/h100_new``.
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from helion_learned.training.evaluate import expected_best_of_random  # noqa: E4
 from helion_learned.training.evaluate import folds  # noqa: E402
 from helion_learned.training.evaluate import group_outcomes  # noqa: E402
 from helion_learned.training.evaluate import oof_scores  # noqa: E402
+from helion_learned.training.evaluate import summarize  # noqa: E402
 from helion_learned.training.timer_split import concat  # noqa: E402
 
 SUITE_LOGS = [ROOT / "data/h100"]
@@ -48,8 +48,7 @@ SLOWER = 1 / 1.05  # "more than 5 % slower than Helion's default"
 
 
 def geomean(values: list[float]) -> float:
-    v = np.maximum(np.asarray(values, dtype=float), 1e-3)
-    return float(np.exp(np.mean(np.log(v)))) if v.size else math.nan
+    return summarize(values)["geomean"]
 
 
 def score(ds, fold_list: list[np.ndarray], seed: int, keep: set[int]) -> dict:

@@ -273,7 +273,7 @@ def _save_experts(experts: KernelExperts | None, tmp: Path,
     out = {"weight": experts.weight, "min_workloads": experts.min_workloads,
            "params": {k: v for k, v in next(iter(experts.models_.values())).get_params().items()
                       if k in EXPERT_PARAMS}, "kernels": kernels}
-    if experts.centroids_ and experts.center_ is not None and experts.scale_ is not None:
+    if experts.borrows:  # center_ and scale_ are fitted with the centroids
         out["neighbours"] = {"weight": experts.neighbour_weight,
                              "columns": list(STRUCTURE_COLUMNS),
                              "center": [float(v) for v in experts.center_],

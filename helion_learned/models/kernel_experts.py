@@ -193,10 +193,15 @@ class KernelExperts:
                    key=lambda k: float(np.sum((z - (centroids[k] - self.center_) / self.scale_)
                                               ** 2)))
 
+    @property
+    def borrows(self) -> bool:
+        """Whether a kernel without its own expert borrows one (the fallback is fitted and on)."""
+        return self.neighbour_weight > 0 and bool(self.centroids_) and self.column_index_ is not None
+
     def neighbour(self, X: np.ndarray) -> str | None:
         """The expert key a kernel without its own expert borrows (its candidates ``X``), or
         None when the fallback is off."""
-        if self.neighbour_weight <= 0 or not self.centroids_ or self.column_index_ is None:
+        if not self.borrows:
             return None
         return self._nearest(structure_vector(X, self.column_index_), self.centroids_)
 
@@ -225,7 +230,7 @@ class KernelExperts:
             if rows.size:
                 out[rows] = self.blend(key, X[rows], out[rows])
                 own[rows] = True
-        if self.neighbour_weight <= 0 or not self.centroids_ or self.column_index_ is None:
+        if not self.borrows:
             return out
         if groups is None:
             own |= np.array([k is None for k in keys.tolist()], dtype=bool)
