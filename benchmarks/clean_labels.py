@@ -127,15 +127,23 @@ def training_on_clean_labels(source: Any, clean: Any, plist: list[tc.Pair],
 def headline_with_clean_short_labels(source: Any, clean: Any, plist: list[tc.Pair],
                                      params: dict[str, Any], paths: list[Path],
                                      extra: Any = None) -> dict[str, Any]:
+    from helion_learned.training import timer_split
     from helion_learned.training.evaluate import group_outcomes
     from helion_learned.training.evaluate import oof_scores
     from helion_learned.training.evaluate import summarize
 
     short = {tc.workload_key(source.groups[p.source]) for p in plist}
-    both = tc.load_dataset(paths)
-    clean_hw = {g.hardware for g in clean.groups}
+    clean_ids = {g.run_id for g in clean.groups}
+    parts = timer_split.timer_parts_by_name(paths)
+    if len(parts) > 1:
+        # Clean labels of the same GPU (data/h100_graph): the same run_ids under the other
+        # timer, so the graph-timed group replaces its launch-timed twin (`--prefer-timer`).
+        both, _ = timer_split.prefer({k: tc.load_dataset(v) for k, v in parts.items()},
+                                     "cudagraph")
+    else:
+        both = tc.load_dataset(paths)
     keep = [i for i, g in enumerate(both.groups)
-            if g.hardware in clean_hw or tc.workload_key(g) not in short]
+            if g.run_id in clean_ids or tc.workload_key(g) not in short]
     ds = both.subset(keep)
     if extra is not None:
         # A clean short workload can be the very run an extra folder also holds (same Helion
@@ -145,8 +153,8 @@ def headline_with_clean_short_labels(source: Any, clean: Any, plist: list[tc.Pai
             [i for i, g in enumerate(extra.groups) if g.run_id not in ids]))
     outcomes = group_outcomes(ds, oof_scores(ds, "leave_shape_out", params, n_jobs=2))
     part = {"all": outcomes,
-            "short_clean": [o for o in outcomes if ds.groups[o.group].hardware in clean_hw],
-            "rest_h100": [o for o in outcomes if ds.groups[o.group].hardware not in clean_hw]}
+            "short_clean": [o for o in outcomes if ds.groups[o.group].run_id in clean_ids],
+            "rest_h100": [o for o in outcomes if ds.groups[o.group].run_id not in clean_ids]}
     return {k: summarize([o.rel_pick for o in v]) for k, v in part.items()}
 
 
@@ -192,6 +200,7 @@ def study(args: argparse.Namespace) -> dict[str, Any]:
             source, clean, plist, params, [*args.source, *args.clean], extra)
     if args.replicate:
         out["replicate"] = replicate(args.clean[0], args.replicate)
+        out["replicate_source"] = str(args.replicate)
     out["label_ceiling"] = label_ceiling(rows, len(source.scored_groups))
     out["training_only"] = [str(p) for p in args.extra or []]
     out["per_family"] = tc.per_family_geomeans(rows, [f"{m}_{lab}" for m in METHODS[:3]

@@ -24,18 +24,26 @@ def render(result: dict[str, Any], out: Path) -> None:
     also = (f" (with `{' '.join(extra)}` as training-only rows, as the bundle was trained)"
             if extra else "")
     extra_arg = f"--extra {' '.join(extra)} " if extra else ""
+    rep_arg = (f"--replicate {result['replicate_source']} "
+               if result.get("replicate_source") else "")
+    same_gpu = src == cln  # data/h100_graph: the same GPU type, only the timer differs
+    try:
+        out_arg = out.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        out_arg = out
     lines = [
         "# Clean labels: the short kernels' picks scored on CUDA-graph timings", "",
         f"The {n} workloads of `{' '.join(result['source'])}` whose best config ran under 15 us "
         f"({src}, Helion's default launch-inclusive timer) were measured again, every config of "
         f"their lists, on an {cln} under CUDA-graph timing (`{' '.join(result['clean'])}`). "
         "Each pick is scored on both logs. Regenerate: `python benchmarks/clean_labels.py "
-        "--source data/h100 --clean data/h200_short_graph --replicate data/h200_short_graph_rep "
+        f"--source {' '.join(result['source'])} --clean {' '.join(result['clean'])} {rep_arg}"
         f"--model helion_learned/models/artifacts/triton/cuda_sm90 {extra_arg}"
-        "-o reports/clean_labels`.", "",
-        "Caveat: the two logs are also two GPUs (both sm90). The learned picks are cross-fitted "
-        f"on the H100 logs{also}, in the report's folds: no workload is ranked by a model that "
-        "saw it, nor its twin on another GPU.", "",
+        f"-o {out_arg}`.", "",
+        ("Both logs are the same GPU type; only the timer differs. " if same_gpu else
+         "Caveat: the two logs are also two GPUs (both sm90). ")
+        + f"The learned picks are cross-fitted on the {src} logs{also}, in the report's folds: "
+        "no workload is ranked by a model that saw it, nor its twin on another GPU.", "",
         f"## Picks on the {n} short-kernel workloads", "",
         "geomean / p10 / share within 5 % of the best, relative to the best config of the same "
         "list in that log.", "",
@@ -53,14 +61,17 @@ def render(result: dict[str, Any], out: Path) -> None:
                   f"The config that is fastest under graph timing scores "
                   f"**{c['clean_winner_on_launch_geomean']:.3f}** on the launch labels "
                   f"(geomean over the {c['n_short']} workloads): a picker that knew the true "
-                  "ranking would score that, up to the change of GPU. If it were also perfect on "
+                  "ranking would score that" + ("" if same_gpu else ", up to the change of GPU") + ". If it were also perfect on "
                   f"the other {c['n_workloads'] - c['n_short']} workloads, the report's "
                   f"leave-shape-out geomean over all {c['n_workloads']} would read "
-                  f"**{c['geomean_if_the_rest_were_perfect']:.3f}**. An estimate (the true "
-                  "ranking here comes from another GPU), but it says the 0.97 target is out of "
-                  "reach on these labels unless a model also predicts their noise. The fix is "
-                  "re-measuring the short kernels on the H100 under graph timing "
-                  "(`data/replay_plans/h100_short15us_all.json.gz`)."]
+                  f"**{c['geomean_if_the_rest_were_perfect']:.3f}**. "
+                  + ("The graph-timed log is that re-measurement: `train`/`evaluate "
+                     "--prefer-timer cudagraph` score and train on it."
+                     if same_gpu else
+                     "An estimate (the true ranking here comes from another GPU), but it says "
+                     "the 0.97 target is out of reach on these labels unless a model also "
+                     "predicts their noise. The fix is re-measuring the short kernels on the "
+                     "H100 under graph timing (`data/replay_plans/h100_short15us_all.json.gz`).")]
     rep = result.get("replicate")
     if rep and rep["n_workloads"]:
         lines += ["", "## The clean labels' own noise", "",
@@ -83,8 +94,10 @@ def render(result: dict[str, Any], out: Path) -> None:
     if h:
         lines += ["", "## What-if: the report's leave-shape-out with clean short-kernel labels",
                   "", "All workloads of the report, the short ones' labels (and hardware facts) "
-                  f"taken from the {cln} graph-timed log. Two GPUs in one dataset: a what-if, "
-                  "not a measurement of the shipped model.", "",
+                  f"taken from the {cln} graph-timed log. "
+                  + ("As `evaluate --prefer-timer cudagraph` scores them." if same_gpu else
+                     "Two GPUs in one dataset: a what-if, not a measurement of the shipped "
+                     "model."), "",
                   "| workloads | n | geomean / p10 / within 5 % |", "|---|---:|---:|"]
         names = {"all": "all", "short_clean": f"short ({cln}, graph labels)",
                  "rest_h100": f"the rest ({src})"}
@@ -122,8 +135,9 @@ def _plot(result: dict[str, Any], path: Path) -> None:
     methods = list(result["picks"])
     y = np.arange(len(methods))
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for off, lab, name in ((-0.2, "launch", "launch labels (H100 log)"),
-                           (0.2, "clean", "graph labels (H200 log)")):
+    src, cln = ", ".join(result["source_hardware"]), ", ".join(result["clean_hardware"])
+    for off, lab, name in ((-0.2, "launch", f"launch labels ({src} log)"),
+                           (0.2, "clean", f"graph labels ({cln} log)")):
         ax.barh(y + off, [result["picks"][m][lab]["geomean"] for m in methods], height=0.38,
                 label=name)
     ax.set_yticks(y, [LABELS.get(m, m) for m in methods], fontsize=8)

@@ -34,12 +34,14 @@ def load_dataset(paths: list[Path]) -> Any:
     from helion_learned.training.logs import load_logs
     from helion_learned.training.logs.origins import check_timing
     from helion_learned.training.logs.origins import load_origins
+    from helion_learned.training.logs.origins import timing_by_run
 
     logset = load_logs(paths)
+    timers = timing_by_run(logset.files)
     # As train/evaluate do: one workload under both timers would merge into one mixed label.
-    if warning := check_timing(logset.files):
+    if warning := check_timing(logset.files, timers):
         print(f"warning: {warning}", file=sys.stderr)
-    return build_dataset(logset, origins=load_origins(logset.files))
+    return build_dataset(logset, origins=load_origins(logset.files), timers=timers)
 
 
 def load_training_only(paths: list[Path]) -> Any:

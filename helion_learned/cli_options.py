@@ -12,6 +12,10 @@ def add_log_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--skip-bad", action="store_true",
                    help="skip malformed rows/records (counted) instead of stopping at the first")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--prefer-timer", choices=("cudagraph", "launch"), default=None,
+                   help="scored logs that measured one workload under both Helion timers (e.g. "
+                        "data/h100 + data/h100_graph): score and train it on this timer's rows "
+                        "and leave its other twin out (default: refuse such logs)")
 
 
 def add_extra_logs(p: argparse.ArgumentParser) -> None:
@@ -77,9 +81,20 @@ def load_dataset(args: argparse.Namespace, update: Any) -> Any:
 
 
 def _load_logs(paths: list[str], args: argparse.Namespace, update: Any, label: str) -> Any:
-    if not label:
-        return _load_part(paths, args, update, label)
     from .training import timer_split
+
+    if not label:
+        timer = getattr(args, "prefer_timer", None)
+        named = timer_split.timer_parts_by_name(paths) if timer else {"paths": paths}
+        if len(named) == 1:
+            return _load_part(paths, args, update, label)
+        ds, left_out = timer_split.prefer(
+            {name: _load_part(p, args, update, f"{name} logs: ") for name, p in named.items()},
+            timer)
+        print(f"note (--prefer-timer {timer}): {left_out} workload(s) were measured under both "
+              f"Helion timers; they are scored and trained on their {timer} rows, the other "
+              "timer's twin is left out", file=sys.stderr)
+        return ds
 
     # Training-only logs may hold one workload under both timers: one group per timer.
     parts = [_load_part(p, args, update, label) for p in timer_split.timer_parts(paths)]
@@ -97,12 +112,14 @@ def _load_part(paths: list[Any], args: argparse.Namespace, update: Any, label: s
     from .training.logs.origins import MIXED_TIMERS_FIX
     from .training.logs.origins import check_timing
     from .training.logs.origins import load_origins
+    from .training.logs.origins import timing_by_run
 
     logset = load_logs(paths, skip_bad=args.skip_bad,
                        progress=lambda i, n: update(f"{label}reading logs", i, n))
     if logset.skipped:
         print(f"{label}skipped (--skip-bad): {dict(logset.skipped)}", file=sys.stderr)
-    if (warning := check_timing(logset.files)) and label:
+    timers = timing_by_run(logset.files)
+    if (warning := check_timing(logset.files, timers)) and label:
         # Training-only rows train but are never scored or calibrate the gate (the shipped
         # default mixes H200 timers there on purpose: experiments/extra_logs/report), so no fix is asked.
         print(f"{label}note: {warning.removesuffix(MIXED_TIMERS_FIX)}They are training-only "
@@ -111,4 +128,5 @@ def _load_part(paths: list[Any], args: argparse.Namespace, update: Any, label: s
         print(f"{label}warning: {warning}", file=sys.stderr)
     origins = load_origins(logset.files)
     return build_dataset(logset, origins=origins, backend=getattr(args, "backend", None),
+                         timers=timers,
                          progress=lambda i, n: update(f"{label}building features", i, n))

@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import hashlib
 from collections.abc import Callable
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,9 @@ class Group:
     perf_ms: np.ndarray  # inf where the config failed
     rel: np.ndarray  # best_time / time, 0 for failures: the label
     origins: list[str]  # "tag|tag" per config, see training.logs.origins ("" when unknown)
+    # The collector's timer (``launch`` or ``cudagraph``; "" for logs that do not say): every row
+    # of a group was measured under it, so one label never compares two timers.
+    timer: str = ""
 
     @property
     def best_ms(self) -> float:
@@ -162,7 +166,16 @@ class Dataset:
 def _describe(groups: list[Group]) -> dict[str, Any]:
     return {"n_workloads": len(groups), "n_rows": int(sum(len(g.configs) for g in groups)),
             "hardware": sorted({g.hardware for g in groups}),
-            "families": sorted({g.family for g in groups})}
+            "families": sorted({g.family for g in groups}),
+            **({"timers": timers} if (timers := _count(g.timer for g in groups if g.timer))
+               else {})}
+
+
+def _count(values: Iterable[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return dict(sorted(out.items()))
 
 
 def group_from_workload(w: Workload,
@@ -202,9 +215,11 @@ def logs_backend(logset: LogSet) -> str:
 def build_dataset(logset: LogSet, *, extractor: FeatureExtractor | None = None,
                   backend: str | None = None,
                   origins: dict[tuple[str, str], str] | None = None,
+                  timers: dict[str, set[str]] | None = None,
                   progress: Callable[[int, int], None] | None = None) -> Dataset:
     """Feature matrix of every usable workload. ``backend`` (default: what the logs say) picks the
-    feature list; asking for one the logs were not collected with is refused."""
+    feature list; asking for one the logs were not collected with is refused. ``timers``
+    (``logs.origins.timing_by_run``) records each group's timer."""
     found = logs_backend(logset)
     for asked in (backend, extractor.backend if extractor is not None else None):
         if asked is not None and asked != found:
@@ -217,11 +232,14 @@ def build_dataset(logset: LogSet, *, extractor: FeatureExtractor | None = None,
     blocks_y: list[np.ndarray] = []
     blocks_g: list[np.ndarray] = []
     total = len(logset.workloads)
+    timers = timers or {}
     for i, w in enumerate(logset.workloads):
         group = group_from_workload(w, origins)
         if isinstance(group, str):
             dropped[group] = dropped.get(group, 0) + 1
         else:
+            if len(found_timers := timers.get(group.run_id, ())) == 1:
+                group.timer = next(iter(found_timers))
             blocks_X.append(extractor.transform(group.facts, group.hw, group.configs))
             blocks_y.append(group.rel)
             blocks_g.append(np.full(len(group.configs), len(groups)))

@@ -235,7 +235,8 @@ def train_bundle(ds: Dataset, *, backend: str | None = None, params: dict[str, A
     metadata = {
         "training_data": {
             "fingerprint": ds.fingerprint(),  # every row the model learned from
-            **{k: scored[k] for k in ("n_workloads", "n_rows", "families", "hardware")},
+            **{k: scored[k] for k in ("n_workloads", "n_rows", "families", "hardware",
+                                      "timers") if k in scored},
             "dropped": ds.dropped,
             **({"training_only": extra} if (extra := ds.training_only_summary()) else {}),
         },

@@ -98,3 +98,47 @@ def test_cli_trains_on_extra_logs_of_both_timers(tmp_path: Path) -> None:
     # As scored logs the same folders are still refused: one label would mix the timers.
     refused = _cli("train", str(LAUNCH), str(EXPLORE), "-o", str(tmp_path / "b2"), "--quiet")
     assert refused.returncode != 0 and "both Helion timers" in refused.stderr
+
+
+def test_prefer_scores_each_shared_workload_on_one_timer(parts: list[list[Path]]) -> None:
+    graph, launch = (build_dataset(load_logs(p), timers=timing_by_run(map(_facts, p)))
+                     for p in parts)
+    joined, left_out = timer_split.prefer({"cudagraph": graph, "launch": launch}, "cudagraph")
+    assert left_out == 29
+    assert len(joined.groups) == len(graph.groups) + len(launch.groups) - 29
+    run_ids = [g.run_id for g in joined.groups]
+    assert len(run_ids) == len(set(run_ids))  # one group per workload
+    # The shared workloads keep their graph-timed rows; every group says which timer it has.
+    shared = {g.run_id for g in graph.groups} & {g.run_id for g in launch.groups}
+    assert {g.timer for g in joined.groups if g.run_id in shared} == {"cudagraph"}
+    assert {g.timer for g in joined.groups} == {"cudagraph", "launch"}
+    assert joined.scored_summary()["timers"] == {
+        "cudagraph": len(graph.groups), "launch": len(launch.groups) - 29}
+    kept = {g.run_id: g for g in joined.groups}
+    for g in graph.groups[:3]:
+        np.testing.assert_array_equal(kept[g.run_id].perf_ms, g.perf_ms)
+    # Preferring launch keeps the other twin; a timer no part holds is refused with the fix.
+    other, _ = timer_split.prefer({"cudagraph": graph, "launch": launch}, "launch")
+    assert {g.timer for g in other.groups if g.run_id in shared} == {"launch"}
+    with pytest.raises(ValueError, match="Fix: drop --prefer-timer"):
+        timer_split.prefer({"launch": launch}, "cudagraph")
+
+
+def test_cli_prefer_timer_evaluates_logs_of_both_timers(tmp_path: Path) -> None:
+    # data/h100 (launch) + data/h100_graph (its short kernels again, CUDA-graph timing): the
+    # same workloads, so as plain scored logs they are refused; --prefer-timer scores them.
+    bases = [DATA / "h100_graph" / "shard0_vm_511"]
+    twins = {r for r in timing_by_run(map(_facts, bases))}
+    h100 = [b for b in sorted({p.with_name(p.name.split(".")[0])
+                               for p in (DATA / "h100").glob("shard*.facts.jsonl.gz")})
+            if twins & set(timing_by_run([_facts(b)]))]
+    assert h100, "no data/h100 shard holds a twin of shard0_vm_511"
+    args = [*map(str, h100 + bases), "-o", str(tmp_path / "b"), "--quiet", "--n-estimators", "20",
+            "--max-depth", "3", "--jobs", "1", "--experts", "off", "--format", "json"]
+    refused = _cli("train", *args)
+    assert refused.returncode != 0 and "both Helion timers" in refused.stderr
+    proc = _cli("train", *args, "--prefer-timer", "cudagraph")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "scored and trained on their cudagraph rows" in proc.stderr
+    timers = json.loads((tmp_path / "b" / "metadata.json").read_text())["training_data"]["timers"]
+    assert timers["cudagraph"] == len(twins)

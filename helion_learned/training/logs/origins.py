@@ -64,11 +64,13 @@ def timing_by_run(files: Iterable[str | os.PathLike[str]]) -> dict[str, set[str]
 MIXED_TIMERS_FIX = "Fix: train on the logs of one timer."
 
 
-def check_timing(files: Iterable[str | os.PathLike[str]]) -> str | None:
+def check_timing(files: Iterable[str | os.PathLike[str]],
+                 runs: dict[str, set[str]] | None = None) -> str | None:
     """Raise if one workload was measured under both timers (its runs merge into one group, so
     one label would compare a graph-timed config with a launch-timed one); return a warning when
-    different workloads used different timers; else None."""
-    runs = timing_by_run(files)
+    different workloads used different timers; else None. ``runs``: ``timing_by_run(files)``
+    when the caller has it already."""
+    runs = timing_by_run(files) if runs is None else runs
     if mixed := sorted(r for r, modes in runs.items() if len(modes) > 1):
         raise ValueError(
             f"{len(mixed)} workload(s) were measured under both Helion timers (e.g. run_id "
