@@ -21,8 +21,8 @@ Protocols:
 * ``leave_family_out``: the kernel families (``Group.family``, the Helion kernel name: matmul
   fp16/bf16/fp32 are one family) are dealt into 7 groups (``training.evaluate
   .grouped_family_folds``, seed 0); per group a model is trained with the shipped settings on
-  the shipped training data (``scripts/main.sh``: ``data/h100`` scored, ``data/h200`` and
-  ``data/h200_graph`` training-only) with that group's workloads removed from both, and scores
+  the shipped training data (``scripts/main.sh``: ``data/h100`` scored, its short kernels on
+  ``data/h100_graph``'s CUDA-graph labels, ``data/h200`` and ``data/h200_graph`` training-only) with that group's workloads removed from both, and scores
   the populations of those families. The model is the final global model ``train_bundle`` fits
   (``fit_models``, the shipped parameters, seed 0): for a family it never saw, a bundle has no
   per-kernel expert, so its score *is* that model's (checked per population:
@@ -75,7 +75,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))  # transfer_common, search_population_report
 
 SHIPPED = ROOT / "helion_learned/models/artifacts/triton/cuda_sm90"
-TRAIN_LOGS = [ROOT / "data/h100"]
+TRAIN_LOGS = [ROOT / "data/h100", ROOT / "data/h100_graph"]  # --prefer-timer cudagraph, as main.sh
 EXTRA_LOGS = [ROOT / "data/h200", ROOT / "data/h200_graph"]
 SOURCES = {"H100": ROOT / "data/online_h100", "H200": ROOT / "data/online_h200"}
 FAMILY_GROUPS = 7
@@ -292,7 +292,12 @@ def training_parts() -> tuple[Any, Any]:
     from transfer_common import load_dataset
     from transfer_common import load_training_only
 
-    return load_dataset(TRAIN_LOGS), load_training_only(EXTRA_LOGS)
+    from helion_learned.training import timer_split
+
+    parts = timer_split.timer_parts_by_name(TRAIN_LOGS)
+    scored = (timer_split.prefer({k: load_dataset(v) for k, v in parts.items()}, "cudagraph")[0]
+              if len(parts) > 1 else load_dataset(TRAIN_LOGS))
+    return scored, load_training_only(EXTRA_LOGS)
 
 
 def training_data(parts: tuple[Any, Any] | None = None, populations: Sequence[Any] = ()) -> Any:

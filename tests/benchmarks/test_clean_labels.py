@@ -39,23 +39,31 @@ def _key(family: str, shapes: str) -> tuple[str, tuple]:
     return family, tuple(ast.literal_eval(shapes))
 
 
-def test_launch_label_picks_are_the_offline_reports_picks(study: dict) -> None:
-    # Same folds, same hyperparameters, full config lists replayed: the cross-fitted pick scored
-    # on the H100 log must be the committed report's leave-shape-out pick of that workload.
+def test_launch_label_picks_are_scored_on_the_launch_log(study: dict) -> None:
+    # The committed report trains and scores the short kernels data/h100_graph re-measured on
+    # their graph labels (`--prefer-timer cudagraph`); this study trains on data/h100's launch
+    # labels. Where the report kept the launch labels, Helion's default scores the same.
+    from helion_learned.training.logs.origins import timing_by_run
+
+    graph = set(timing_by_run((ROOT / "data/h100_graph").glob("*.facts.jsonl.gz")))
     groups = json.loads((ROOT / "reports/triton_sm90/evaluation.json").read_text())[
         "protocols"]["leave_shape_out"]["groups"]
-    report = {_key(g["family"], g["input_shapes"]): g["rel"] for g in groups}
+    report = {_key(g["family"], g["input_shapes"]): g for g in groups}
     assert study["n_workloads"] == 6  # 5 bmm + 1 softmax workloads under 15 us on the H100
     meta = json.loads((MODEL / "metadata.json").read_text())
     assert meta["training_data"]["training_only"]["hardware"] == ["NVIDIA H200"]
     assert study["training_only"] == EXTRA
+    launch_only = 0
     for row in study["rows"]:
-        rel = report[_key(row["family"], row["input_shapes"])]
-        assert row["learned_leave_shape_out_launch"] == pytest.approx(rel["learned"])
-        assert row["helion_default_launch"] == pytest.approx(rel["helion_default"])
+        g = report[_key(row["family"], row["input_shapes"])]
+        if g["run_id"] not in graph:
+            launch_only += 1
+            assert row["helion_default_launch"] == pytest.approx(g["rel"]["helion_default"])
         assert row["h100_winner_launch"] == 1.0
+        assert 0 < row["learned_leave_shape_out_launch"] <= 1
         assert 0 < row["learned_leave_shape_out_clean"] <= 1
         assert row["best_us_launch"] < 15
+    assert launch_only >= 1
 
 
 def test_replicate_compares_graph_timed_runs_of_the_same_workloads(study: dict) -> None:
