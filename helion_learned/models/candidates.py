@@ -144,7 +144,10 @@ def structured_grid(facts: KernelFacts, *, limit: int | None = None, seed: int =
     red_loops = _reduction_loop_choices(facts)
     stages = [1, 2, 3, 4] if _has_loops(facts) else [1]
     l2 = [1, 8] if facts.num_l2_groupings and facts.kind == "matmul" else [None]
-    out: list[dict[str, Any]] = []
+    # Rows stay light tuples until the sample is drawn: at bind time most grids are sampled
+    # down to MAX_CANDIDATES, and building a dict per unsampled row cost up to ~1 ms.
+    rows: list[_Row] = []
+    warps_for: dict[int, list[int]] = {}  # _warps_for by work: few distinct values per grid
     for sizes in itertools.product(*per_block) if per_block else [()]:
         tile = 1
         for s in sizes:
@@ -162,25 +165,40 @@ def structured_grid(facts: KernelFacts, *, limit: int | None = None, seed: int =
                     else tile * (red_tile if facts.num_reduction_loops else 1))
             if work > 1 << 18:
                 continue  # too large for registers: never competitive, often fails to compile
-            for warps in _warps_for(work):
+            if work not in warps_for:
+                warps_for[work] = _warps_for(work)
+            for warps in warps_for[work]:
                 for st in stages if (red is not None or not facts.num_reduction_loops) else [1]:
                     for group in l2:
-                        cfg: dict[str, Any] = {"block_sizes": [int(s) for s in sizes],
-                                               "num_warps": int(warps), "num_stages": int(st)}
-                        if facts.num_reduction_loops:
-                            cfg["reduction_loops"] = [red] + [None] * (facts.num_reduction_loops - 1)
-                        if group is not None:
-                            cfg["l2_groupings"] = [int(group)] * facts.num_l2_groupings
-                        out.append(cfg)
-    out += _flattened(facts, out)
-    if len(out) > max_candidates:
-        out = _spread_sample(out, max_candidates, seed)
-    if limit is not None and len(out) > limit:
-        out = _spread_sample(out, limit, seed)
-    return out
+                        rows.append((sizes, red, warps, st, group, False))
+    rows += _flattened(facts, rows)
+    keep: list[int] | range = range(len(rows))
+    if len(keep) > max_candidates:
+        keep = _spread_indices(len(keep), max_candidates, seed)
+    if limit is not None and len(keep) > limit:
+        keep = [keep[i] for i in _spread_indices(len(keep), limit, seed)]
+    return [_row_config(facts, rows[i]) for i in keep]
 
 
-def _flattened(facts: KernelFacts, grid: list[dict[str, Any]]) -> list[dict[str, Any]]:
+# One grid config before it becomes a dict: (block sizes, reduction loop, warps, stages,
+# L2 grouping, flattened).
+_Row = tuple[tuple[int, ...], int | None, int, int, int | None, bool]
+
+
+def _row_config(facts: KernelFacts, row: _Row) -> dict[str, Any]:
+    sizes, red, warps, st, group, flat = row
+    cfg: dict[str, Any] = {"block_sizes": [int(s) for s in sizes], "num_warps": int(warps),
+                           "num_stages": int(st)}
+    if facts.num_reduction_loops:
+        cfg["reduction_loops"] = [red] + [None] * (facts.num_reduction_loops - 1)
+    if group is not None:
+        cfg["l2_groupings"] = [int(group)] * facts.num_l2_groupings
+    if flat:
+        cfg["flatten_loops"] = [True] * facts.num_flatten_loops
+    return cfg
+
+
+def _flattened(facts: KernelFacts, grid: list[_Row]) -> list[_Row]:
     """Flattened twins of a pointwise grid (triton): the tile becomes one 1-D block of the sizes'
     product, which runs on across rows. In the logs a flattened config wins 64 % of the 2-D
     pointwise workloads, the unflattened best reaching 0.965 of it (0.73 for rows of 4097
@@ -190,12 +208,12 @@ def _flattened(facts: KernelFacts, grid: list[dict[str, Any]]) -> list[dict[str,
         return []
     seen: set[tuple[int, int]] = set()
     out = []
-    for cfg in grid:
-        key = (math.prod(cfg["block_sizes"]), cfg["num_warps"])
+    for row in grid:
+        key = (math.prod(row[0]), row[2])
         if key in seen:
             continue
         seen.add(key)
-        out.append({**cfg, "flatten_loops": [True] * facts.num_flatten_loops})
+        out.append((*row[:5], True))
     return out
 
 
@@ -225,9 +243,12 @@ def candidate_grid(facts: KernelFacts, *, reference: dict[str, Any] | None = Non
 
 def _spread_sample(items: list[dict[str, Any]], k: int, seed: int) -> list[dict[str, Any]]:
     """Deterministic sample of ``k`` items that keeps the original order."""
-    rng = random.Random(seed)
-    keep = sorted(rng.sample(range(len(items)), k))
-    return [items[i] for i in keep]
+    return [items[i] for i in _spread_indices(len(items), k, seed)]
+
+
+def _spread_indices(n: int, k: int, seed: int) -> list[int]:
+    """The indices :func:`_spread_sample` keeps of ``n`` items (they depend on ``n`` alone)."""
+    return sorted(random.Random(seed).sample(range(n), k))
 
 
 def canonical_key(config_spec: Any, partial: dict[str, Any], *, gen: Any = None) -> str | None:

@@ -21,6 +21,7 @@ from .candidates import SPLIT_K_RANGE_MIN_WORKLOADS
 from .candidates import candidate_grid
 from .candidates import canonical_key
 from .candidates import split_k_axes
+from .keying import key_generation
 
 _MAX_VALIDATION_TRIES = 24
 
@@ -113,7 +114,7 @@ class Predictor:
         gen = None
         if config_spec is not None:
             try:
-                gen = config_spec.create_config_generation()
+                gen = key_generation(config_spec)
             except Exception:
                 gen = None  # canonical_key() then builds its own per candidate
 
