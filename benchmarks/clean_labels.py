@@ -134,14 +134,9 @@ def headline_with_clean_short_labels(source: Any, clean: Any, plist: list[tc.Pai
 
     short = {tc.workload_key(source.groups[p.source]) for p in plist}
     clean_ids = {g.run_id for g in clean.groups}
-    parts = timer_split.timer_parts_by_name(paths)
-    if len(parts) > 1:
-        # Clean labels of the same GPU (data/h100_graph): the same run_ids under the other
-        # timer, so the graph-timed group replaces its launch-timed twin (`--prefer-timer`).
-        both, _ = timer_split.prefer({k: tc.load_dataset(v) for k, v in parts.items()},
-                                     "cudagraph")
-    else:
-        both = tc.load_dataset(paths)
+    # Clean labels of the same GPU (data/h100_graph) share the run_ids under the other timer:
+    # the graph-timed group replaces its launch-timed twin (`--prefer-timer`).
+    both, _ = timer_split.load_preferring(paths, "cudagraph", lambda p, _part: tc.load_dataset(p))
     keep = [i for i, g in enumerate(both.groups)
             if g.run_id in clean_ids or tc.workload_key(g) not in short]
     ds = both.subset(keep)

@@ -294,9 +294,8 @@ def training_parts() -> tuple[Any, Any]:
 
     from helion_learned.training import timer_split
 
-    parts = timer_split.timer_parts_by_name(TRAIN_LOGS)
-    scored = (timer_split.prefer({k: load_dataset(v) for k, v in parts.items()}, "cudagraph")[0]
-              if len(parts) > 1 else load_dataset(TRAIN_LOGS))
+    scored, _ = timer_split.load_preferring(TRAIN_LOGS, "cudagraph",
+                                            lambda p, _part: load_dataset(p))
     return scored, load_training_only(EXTRA_LOGS)
 
 

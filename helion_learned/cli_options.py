@@ -85,12 +85,13 @@ def _load_logs(paths: list[str], args: argparse.Namespace, update: Any, label: s
 
     if not label:
         timer = getattr(args, "prefer_timer", None)
-        named = timer_split.timer_parts_by_name(paths) if timer else {"paths": paths}
-        if len(named) == 1:
+        if not timer:
             return _load_part(paths, args, update, label)
-        ds, left_out = timer_split.prefer(
-            {name: _load_part(p, args, update, f"{name} logs: ") for name, p in named.items()},
-            timer)
+        ds, left_out = timer_split.load_preferring(
+            paths, timer, lambda p, part: _load_part(p, args, update,
+                                                     f"{part} logs: " if part else ""))
+        if not left_out:
+            return ds
         print(f"note (--prefer-timer {timer}): {left_out} workload(s) were measured under both "
               f"Helion timers; they are scored and trained on their {timer} rows, the other "
               "timer's twin is left out", file=sys.stderr)

@@ -196,9 +196,7 @@ class KernelExperts:
                        / self.scale_) ** 2, axis=1)
         if np.isfinite(dist).all():
             return keys[int(np.argmin(dist))]
-        return min(keys,
-                   key=lambda k: float(np.sum((z - (centroids[k] - self.center_) / self.scale_)
-                                              ** 2)))
+        return keys[min(range(len(keys)), key=lambda i: float(dist[i]))]
 
     @property
     def borrows(self) -> bool:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import hashlib
 from collections.abc import Callable
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -167,15 +167,8 @@ def _describe(groups: list[Group]) -> dict[str, Any]:
     return {"n_workloads": len(groups), "n_rows": int(sum(len(g.configs) for g in groups)),
             "hardware": sorted({g.hardware for g in groups}),
             "families": sorted({g.family for g in groups}),
-            **({"timers": timers} if (timers := _count(g.timer for g in groups if g.timer))
-               else {})}
-
-
-def _count(values: Iterable[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for v in values:
-        out[v] = out.get(v, 0) + 1
-    return dict(sorted(out.items()))
+            **({"timers": dict(sorted(timers.items()))}
+               if (timers := collections.Counter(g.timer for g in groups if g.timer)) else {})}
 
 
 def group_from_workload(w: Workload,

@@ -16,6 +16,7 @@ short kernels re-measured under CUDA-graph timing replace their launch-timed lab
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -70,6 +71,17 @@ def prefer(parts: dict[str, Dataset], timer: str) -> tuple[Dataset, int]:
         left_out += len(ds.groups) - len(keep)
         out.append(ds.subset(keep))
     return concat(out), left_out
+
+
+def load_preferring(paths: Sequence[str | os.PathLike[str]], timer: str,
+                    load: Callable[[list[Path], str], Dataset]) -> tuple[Dataset, int]:
+    """Scored logs, a workload measured under both timers kept on ``timer``'s rows only
+    (:func:`prefer`); ``load(paths, part)`` builds one part's dataset (``part`` is the timer's
+    name, "" when the logs load as one). Returns the dataset and how many twins were left out."""
+    named = timer_parts_by_name(paths)
+    if len(named) == 1:
+        return load(list(map(Path, paths)), ""), 0
+    return prefer({name: load(p, name) for name, p in named.items()}, timer)
 
 
 def shared_run_ids(datasets: Sequence[Dataset]) -> int:
