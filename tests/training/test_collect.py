@@ -485,3 +485,41 @@ def test_replay_plan_of_short_kernels_keeps_exactly_those_under_the_cap() -> Non
     assert all(len(w["configs"]) == sizes[w["source_run_id"]] for w in plan["workloads"])
     with pytest.raises(ValueError, match="--max-best-ms must be > 0"):
         build_plan([root / "data/h100"], max_best_ms=0)
+
+
+def test_copy_missing_workloads_copies_the_replicate_rounds_new_workloads_only(
+        tmp_path: Path) -> None:
+    """The real case: data/h100_graph_rep (round 4, whole) holds 11 workloads, 8 of them
+    already in data/h100_graph; copied into a folder without the committed ``*_r4new`` bases,
+    exactly the other 3 come back, and they load with the committed bases' measurements."""
+    import importlib.util
+    import shutil
+    import sys
+
+    from helion_learned.training.logs import load_logs
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location(
+        "copy_missing_workloads", root / "scripts" / "copy_missing_workloads.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["copy_missing_workloads"] = mod
+    spec.loader.exec_module(mod)
+    dest = tmp_path / "h100_graph"
+    dest.mkdir()
+    for f in (root / "data" / "h100_graph").glob("shard*"):
+        if "_r4new." not in f.name:
+            shutil.copy(f, dest)
+    before = {w.run_id for w in load_logs([dest]).workloads}
+    rep = {w.run_id for w in load_logs([root / "data" / "h100_graph_rep"]).workloads}
+    copied = mod.copy_missing(root / "data" / "h100_graph_rep", dest, "t")
+    assert {c[0] for c in copied} == rep - before and len(copied) == 3
+    committed = {w.run_id: sorted((m.config_id, m.status, m.perf_ms) for m in w.measurements)
+                 for w in load_logs(sorted((root / "data" / "h100_graph").glob("*_r4new.csv.gz"))
+                                    ).workloads}
+    got = {w.run_id: sorted((m.config_id, m.status, m.perf_ms) for m in w.measurements)
+           for w in load_logs([dest]).workloads if w.run_id not in before}
+    assert got == committed
+    for f in dest.glob("*_t.facts.jsonl.gz"):  # missing again, but their files are there
+        f.unlink()
+    with pytest.raises(SystemExit, match="exists"):  # nothing overwritten
+        mod.copy_missing(root / "data" / "h100_graph_rep", dest, "t")
