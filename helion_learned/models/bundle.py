@@ -21,6 +21,7 @@ import numpy as np
 from ..features.hardware import HardwareFacts
 from ..features.vectorize import FEATURE_SCHEMA_VERSION
 from ..features.vectorize import FeatureExtractor
+from . import overlap as overlap_calls
 from . import xgb_model
 from .atomic_dir import replace_dir
 from .bundle_checks import MAX_MODEL_BYTES
@@ -42,6 +43,7 @@ from .kernel_experts import STRUCTURE_COLUMNS
 from .kernel_experts import KernelExperts
 from .kernel_experts import facts_key
 from .kernel_experts import legacy_facts_key
+from .kernel_experts import mix
 from .ranker import CostModel
 
 # 2: optional per-kernel experts (``experts/NNN.ubj``). A schema-1 bundle still loads (no experts).
@@ -104,12 +106,21 @@ class ModelBundle:
         return min(self.threshold, self.threshold if self.unseen_threshold is None
                    else self.unseen_threshold)
 
-    def score(self, X: np.ndarray, expert: str | None = None) -> np.ndarray:
+    def score(self, X: np.ndarray, expert: str | None = None, *,
+              overlap: bool = False) -> np.ndarray:
         """Candidate scores for one kernel: the global model, blended with the kernel's expert
         when the bundle has one for key ``expert`` (models.kernel_experts.facts_key), else with
-        the nearest-structure kernel's (schema 5)."""
-        base = self.model.score(X)
-        return base if self.experts is None else self.experts.blend(expert, X, base)
+        the nearest-structure kernel's (schema 5). ``overlap``: the expert scores on a helper
+        thread meanwhile (bind time; the same numbers)."""
+        picked = None if self.experts is None else self.experts.pick(expert, X)
+        if picked is None:
+            return self.model.score(X)
+        model, weight = picked
+        if overlap:
+            base, scores = overlap_calls.both(lambda: self.model.score(X), lambda: model.score(X))
+        else:
+            base, scores = self.model.score(X), model.score(X)
+        return mix(base, scores, weight)
 
     def score_rows(self, X: np.ndarray, experts: np.ndarray,
                    groups: np.ndarray | None = None) -> np.ndarray:

@@ -105,6 +105,11 @@ def structure_vector(X: np.ndarray, index: np.ndarray) -> np.ndarray:
     return np.where(n > 0, np.where(ok, cols, 0.0).sum(axis=0) / np.maximum(n, 1), 0.0)
 
 
+def mix(base: np.ndarray, expert: np.ndarray, weight: float) -> np.ndarray:
+    """The blended score: ``(1 - weight) * base + weight * expert`` (one formula everywhere)."""
+    return (1.0 - weight) * base + weight * expert
+
+
 @dataclasses.dataclass
 class KernelExperts:
     """``models_``: expert key -> fitted CostModel; ``n_workloads_``: workloads each was fit on.
@@ -214,13 +219,20 @@ class KernelExperts:
         """Scores for candidates ``X`` of one kernel, given the global model's ``base`` scores:
         its own expert at ``weight``, else the nearest-structure one at ``neighbour_weight``."""
         base = np.asarray(base, dtype=np.float64)
+        picked = self.pick(key, X)
+        if picked is None:
+            return base
+        model, w = picked
+        return mix(base, model.score(X), w)
+
+    def pick(self, key: str | None, X: np.ndarray) -> tuple[CostModel, float] | None:
+        """The expert :meth:`blend` mixes in for candidates ``X`` and its weight, or None."""
         model = self.models_.get(key) if key is not None else None
         if model is not None:
-            return (1.0 - self.weight) * base + self.weight * model.score(X)
-        if len(base) == 0 or (near := self.neighbour(X)) is None:
-            return base
-        w = self.neighbour_weight
-        return (1.0 - w) * base + w * self.models_[near].score(X)
+            return model, self.weight
+        if len(X) == 0 or (near := self.neighbour(X)) is None:
+            return None
+        return self.models_[near], self.neighbour_weight
 
     def blend_rows(self, X: np.ndarray, keys: np.ndarray, base: np.ndarray,
                    groups: np.ndarray | None = None) -> np.ndarray:

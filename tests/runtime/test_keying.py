@@ -15,6 +15,7 @@ from helion_learned.features.facts import facts_from_env
 from helion_learned.models.candidates import candidate_grid
 from helion_learned.models.candidates import canonical_key
 from helion_learned.models.keying import key_generation
+from helion_learned.models.keying import keying_spec
 from helion_learned.training.suite.registry import SUITE
 
 
@@ -41,6 +42,19 @@ def test_key_generation_gives_helions_keys(family: str) -> None:
     first = cached._fragment_default_flat()
     first.clear()
     assert cached._fragment_default_flat() == plain._fragment_default_flat()
+
+
+def test_keying_spec_memoizes_on_a_copy_and_gives_helions_reference() -> None:
+    spec = _bind("softmax_bf16").env.config_spec
+    before = dict(vars(spec))
+    keyed = keying_spec(spec)
+    assert keyed is not spec and keyed.block_sizes is spec.block_sizes
+    assert dict(vars(spec)) == before  # Helion's own spec gets no memo attributes
+    for key in ("num_warps", "host_tensor_descriptors", "cross_loop_pipeline", "no_such_key"):
+        assert keyed.supports_config_key(key) == spec.supports_config_key(key)
+        assert keyed.supports_config_key(key) == spec.supports_config_key(key)  # memoized
+    assert (repr(keyed.autotune_reference_config().config)
+            == repr(spec.autotune_reference_config().config))
 
 
 def test_config_columns_read_each_value_as_float_does() -> None:
