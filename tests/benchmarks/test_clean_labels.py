@@ -41,8 +41,10 @@ def _key(family: str, shapes: str) -> tuple[str, tuple]:
 
 def test_launch_label_picks_are_scored_on_the_launch_log(study: dict) -> None:
     # The committed report trains and scores the short kernels data/h100_graph re-measured on
-    # their graph labels (`--prefer-timer cudagraph`); this study trains on data/h100's launch
-    # labels. Where the report kept the launch labels, Helion's default scores the same.
+    # their graph labels (`--prefer-timer cudagraph`); this study scores data/h100's launch
+    # labels. Where the report kept the launch labels, Helion's default scores the same; where
+    # it took the graph labels (all 55 short workloads since data/h100_graph round 4), the
+    # report's best is the graph-timed one, faster than the launch-timed best (no launch time).
     from helion_learned.training.logs.origins import timing_by_run
 
     graph = set(timing_by_run((ROOT / "data/h100_graph").glob("*.facts.jsonl.gz")))
@@ -53,17 +55,16 @@ def test_launch_label_picks_are_scored_on_the_launch_log(study: dict) -> None:
     meta = json.loads((MODEL / "metadata.json").read_text())
     assert meta["training_data"]["training_only"]["hardware"] == ["NVIDIA H200"]
     assert study["training_only"] == EXTRA
-    launch_only = 0
     for row in study["rows"]:
         g = report[_key(row["family"], row["input_shapes"])]
-        if g["run_id"] not in graph:
-            launch_only += 1
+        if g["run_id"] in graph:
+            assert g["best_ms"] * 1e3 < row["best_us_launch"]
+        else:
             assert row["helion_default_launch"] == pytest.approx(g["rel"]["helion_default"])
         assert row["h100_winner_launch"] == 1.0
         assert 0 < row["learned_leave_shape_out_launch"] <= 1
         assert 0 < row["learned_leave_shape_out_clean"] <= 1
         assert row["best_us_launch"] < 15
-    assert launch_only >= 1
 
 
 def test_replicate_compares_graph_timed_runs_of_the_same_workloads(study: dict) -> None:
