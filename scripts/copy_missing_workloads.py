@@ -18,17 +18,13 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
-import io
 import json
 import sys
 from pathlib import Path
 
+from helion_learned.training.logs.parsing import open_text
+
 KINDS = ("facts.jsonl", "meta.jsonl", "origins.jsonl")
-
-
-def _open(path: Path) -> io.TextIOBase:
-    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(
-        path, encoding="utf-8")
 
 
 def _file(folder: Path, base: str, kind: str) -> Path | None:
@@ -41,7 +37,7 @@ def _file(folder: Path, base: str, kind: str) -> Path | None:
 def run_ids_with_facts(folder: Path) -> set[str]:
     ids: set[str] = set()
     for path in sorted(folder.glob("*.facts.jsonl*")):
-        with _open(path) as f:
+        with open_text(path) as f:
             ids.update(json.loads(line)["run_id"] for line in f if line.strip())
     return ids
 
@@ -51,7 +47,7 @@ def copy_missing(src: Path, dest: Path, tag: str) -> list[tuple[str, str, str]]:
     copied: list[tuple[str, str, str]] = []
     for facts_path in sorted(src.glob("*.facts.jsonl*")):
         base = facts_path.name.split(".", 1)[0]
-        with _open(facts_path) as f:
+        with open_text(facts_path) as f:
             records = [json.loads(line) for line in f if line.strip()]
         wanted = {r["run_id"] for r in records} - have
         if not wanted:
@@ -65,14 +61,14 @@ def copy_missing(src: Path, dest: Path, tag: str) -> list[tuple[str, str, str]]:
             path = _file(src, base, kind)
             if path is None:
                 continue
-            with _open(path) as f, gzip.open(outputs[kind], "wt", encoding="utf-8") as out:
+            with open_text(path) as f, gzip.open(outputs[kind], "wt", encoding="utf-8") as out:
                 for line in f:
                     if line.strip() and json.loads(line).get("run_id") in wanted:
                         out.write(line if line.endswith("\n") else line + "\n")
         csv_path = _file(src, base, "csv")
         if csv_path is None:
             raise SystemExit(f"{src}/{base}: no CSV log. Fix: ingest the whole round first")
-        with _open(csv_path) as f, gzip.open(outputs["csv"], "wt", encoding="utf-8",
+        with open_text(csv_path, newline="") as f, gzip.open(outputs["csv"], "wt", encoding="utf-8",
                                               newline="") as out:
             reader = csv.reader(f)
             writer = csv.writer(out)
