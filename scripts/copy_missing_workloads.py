@@ -11,12 +11,18 @@ Per source log base it writes ``<base>_<tag>`` files in DEST with those workload
 CSV, ``.facts``, ``.meta`` and ``.origins`` logs (all gzipped). Helion's search trace
 (``.trace.jsonl``) has its own run ids and is not split: it stays whole in the source folder.
 Refuses to overwrite a file that exists. Prints the workloads copied.
+
+``--families`` (globs of suite family names, e.g. ``add_bf16 'matmul_*'``) copies only those
+workloads, and ``--exclude-families`` all but those: a collector round run without
+``--families`` mixes the original suite (``data/h100``) with the new kernels (``data/h100_new``),
+and each goes to its own folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import fnmatch
 import gzip
 import json
 import sys
@@ -42,14 +48,25 @@ def run_ids_with_facts(folder: Path) -> set[str]:
     return ids
 
 
-def copy_missing(src: Path, dest: Path, tag: str) -> list[tuple[str, str, str]]:
+def _family_filter(families: list[str] | None, exclude: list[str] | None):
+    def keep(record: dict) -> bool:
+        family = str((record.get("workload") or {}).get("family", ""))
+        if families and not any(fnmatch.fnmatchcase(family, g) for g in families):
+            return False
+        return not (exclude and any(fnmatch.fnmatchcase(family, g) for g in exclude))
+    return keep
+
+
+def copy_missing(src: Path, dest: Path, tag: str, *, families: list[str] | None = None,
+                 exclude_families: list[str] | None = None) -> list[tuple[str, str, str]]:
     have = run_ids_with_facts(dest)
+    keep = _family_filter(families, exclude_families)
     copied: list[tuple[str, str, str]] = []
     for facts_path in sorted(src.glob("*.facts.jsonl*")):
         base = facts_path.name.split(".", 1)[0]
         with open_text(facts_path) as f:
             records = [json.loads(line) for line in f if line.strip()]
-        wanted = {r["run_id"] for r in records} - have
+        wanted = {r["run_id"] for r in records if keep(r)} - have
         if not wanted:
             continue
         out_base = f"{base}_{tag}"
@@ -86,11 +103,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("src", type=Path, help="folder with the round ingested whole")
     p.add_argument("dest", type=Path, help="dataset folder that lacks some of its workloads")
     p.add_argument("--tag", required=True, help="suffix of the new log bases, e.g. r4new")
+    p.add_argument("--families", nargs="+", help="copy only these families (globs)")
+    p.add_argument("--exclude-families", nargs="+", help="copy all but these families (globs)")
     ns = p.parse_args(argv)
     for folder in (ns.src, ns.dest):
         if not folder.is_dir():
             raise SystemExit(f"{folder}: not a folder. Fix: pass a dataset folder")
-    copied = copy_missing(ns.src, ns.dest, ns.tag)
+    copied = copy_missing(ns.src, ns.dest, ns.tag, families=ns.families,
+                          exclude_families=ns.exclude_families)
     for run_id, kernel, shapes in copied:
         print(f"copied {kernel} {shapes} ({run_id[:16]})")
     print(f"{len(copied)} workload(s) copied into {ns.dest}")
