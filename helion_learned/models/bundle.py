@@ -286,6 +286,7 @@ def _save_experts(experts: KernelExperts | None, tmp: Path,
                       if k in EXPERT_PARAMS}, "kernels": kernels}
     if experts.borrows:  # center_ and scale_ are fitted with the centroids
         out["neighbours"] = {"weight": experts.neighbour_weight,
+                             "min_workloads": experts.neighbour_min_workloads,
                              "columns": list(STRUCTURE_COLUMNS),
                              "center": [float(v) for v in experts.center_],
                              "scale": [float(v) for v in experts.scale_]}
@@ -355,7 +356,11 @@ def _load_neighbours(out: KernelExperts, raw: dict[str, Any], kernels: list[Any]
             raise bad(field, f"a list of {n} finite numbers{' > 0' if positive else ''}", value)
         return np.asarray(value, dtype=np.float64)
 
+    lenders = nb.get("min_workloads", 1)  # bundles before it: every expert lent
+    if type(lenders) is not int or lenders < 1:
+        raise bad("neighbours.min_workloads", "a positive integer", lenders)
     out.neighbour_weight = float(weight)
+    out.neighbour_min_workloads = lenders
     out.column_index_ = np.array([expected_names.index(c) for c in columns])
     out.center_ = vector("neighbours.center", nb.get("center"))
     out.scale_ = vector("neighbours.scale", nb.get("scale"), positive=True)

@@ -87,6 +87,8 @@ def rows(kernel_facts: list[KernelFacts]) -> dict[str, np.ndarray]:
 
 
 def _fit_experts(rows: dict[str, np.ndarray], **kw: Any) -> KernelExperts:
+    # The fixture has 2 workloads per kernel: let both lend their expert to unseen kernels.
+    kw.setdefault("neighbour_min_workloads", 2)
     return KernelExperts(**kw).fit(rows["X"], rows["y"], rows["groups"], rows["keys"],
                                    feature_names=tuple(rows["names"]), n_jobs=1)
 
@@ -213,13 +215,13 @@ def test_nearest_structure_is_fitted_for_held_out_kernels(rows: dict[str, np.nda
     X, y, groups, keys = rows["X"], rows["y"], rows["groups"], rows["keys"]
     held = keys == ADD
     names = tuple(rows["names"])
-    full = KernelExperts().fit(X[~held], y[~held], groups[~held], keys[~held],
-                               feature_names=names)
+    full = KernelExperts(neighbour_min_workloads=2).fit(X[~held], y[~held], groups[~held],
+                                                        keys[~held], feature_names=names)
     near = full.neighbour(X[held])
     assert near in (MATMUL, SOFTMAX)
-    fold = KernelExperts().fit(X[~held], y[~held], groups[~held], keys[~held],
-                               feature_names=names, only={ADD},
-                               near=(X[held], keys[held], groups[held]))
+    fold = KernelExperts(neighbour_min_workloads=2).fit(
+        X[~held], y[~held], groups[~held], keys[~held], feature_names=names, only={ADD},
+        near=(X[held], keys[held], groups[held]))
     assert set(fold.models_) == {near} and fold.neighbour(X[held]) == near
     np.testing.assert_allclose(fold.blend(ADD, X[held], np.zeros(held.sum())),
                                full.blend(ADD, X[held], np.zeros(held.sum())))
@@ -229,6 +231,28 @@ def test_nearest_structure_is_fitted_for_held_out_kernels(rows: dict[str, np.nda
     # Features without the structure columns: no fallback, nothing borrowed.
     plain = KernelExperts().fit(X, y, groups, keys)
     assert plain.centroids_ == {} and plain.neighbour(X[held]) is None
+
+
+def test_only_kernels_with_enough_workloads_lend_their_expert(
+        rows: dict[str, np.ndarray]) -> None:
+    """An expert fitted on fewer than ``neighbour_min_workloads`` shapes still serves its own
+    kernel but is never lent: with no lender left, an unseen kernel keeps the global score.
+    By default every expert lends."""
+    from helion_learned.models.kernel_experts import NEIGHBOUR_MIN_WORKLOADS
+
+    assert NEIGHBOUR_MIN_WORKLOADS == MIN_WORKLOADS  # measured: experiments/new_kernel_training
+    assert KernelExperts().neighbour_min_workloads == NEIGHBOUR_MIN_WORKLOADS
+    X, keys = rows["X"], rows["keys"]
+    add = keys == ADD
+    base = np.linspace(-1.0, 1.0, len(X))
+    lend = _fit_experts(rows, neighbour_min_workloads=2)
+    strict = _fit_experts(rows, neighbour_min_workloads=3)  # matmul and softmax have 2 each
+    assert set(strict.models_) == set(lend.models_) == {MATMUL, SOFTMAX}
+    assert set(lend.centroids_) == {MATMUL, SOFTMAX} and strict.centroids_ == {}
+    assert lend.neighbour(X[add]) in (MATMUL, SOFTMAX) and strict.neighbour(X[add]) is None
+    out = strict.blend_rows(X, keys, base, groups=rows["groups"])
+    assert np.array_equal(out[add], base[add])
+    np.testing.assert_allclose(out[~add], lend.blend_rows(X, keys, base)[~add], rtol=1e-12)
 
 
 # -- 1. bundle round trip -----------------------------------------------------------------------------
@@ -269,7 +293,10 @@ def test_bundle_round_trip_with_experts(expert_bundle: tuple[ModelBundle, Path],
         np.testing.assert_allclose(loaded.score(Xa, key), 0.75 * loaded.model.score(Xa)
                                    + 0.25 * loaded.experts.models_[near].score(Xa),
                                    rtol=1e-6, atol=1e-7)
-    assert set(meta["experts"]["neighbours"]) == {"weight", "columns", "center", "scale"}
+    assert set(meta["experts"]["neighbours"]) == {"weight", "min_workloads", "columns", "center",
+                                                  "scale"}
+    assert loaded.experts.neighbour_min_workloads == meta["experts"]["neighbours"][
+        "min_workloads"] == 2
     assert all(len(k["centroid"]) == len(meta["experts"]["neighbours"]["columns"])
                for k in meta["experts"]["kernels"])
     np.testing.assert_allclose(loaded.score_rows(X, keys), bundle.score_rows(X, keys),
@@ -417,6 +444,8 @@ BAD_METADATA = [
     ("nb_scale", lambda m: m["experts"]["neighbours"]["scale"].__setitem__(0, 0.0),
      r"experts\.neighbours\.scale: expected a list of \d+ finite numbers > 0"),
     ("nb_centroid", _set_kernel(0, "centroid", "near"), r"experts\.kernels\[0\]\.centroid"),
+    ("nb_lenders", lambda m: m["experts"]["neighbours"].__setitem__("min_workloads", 0),
+     r"experts\.neighbours\.min_workloads: expected a positive integer"),
 ]
 
 
@@ -445,6 +474,11 @@ def test_valid_edits_still_load(expert_bundle: tuple[ModelBundle, Path], tmp_pat
     np.testing.assert_allclose(one.score(X, MATMUL), one.experts.models_[MATMUL].score(X))
     assert empty.experts.models_ == {}
     assert np.array_equal(empty.score(X, MATMUL), empty.model.score(X))
+    # A schema-5 bundle from before the lender minimum: every expert with a centroid lends.
+    older = ModelBundle.load(_edit(path, tmp_path / "older",
+                                   lambda m: m["experts"]["neighbours"].pop("min_workloads")))
+    assert older.experts is not None and older.experts.neighbour_min_workloads == 1
+    assert set(older.experts.centroids_) == {MATMUL, SOFTMAX}
 
 
 # -- 4. schema versions -------------------------------------------------------------------------------

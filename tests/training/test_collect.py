@@ -471,10 +471,20 @@ def test_replay_plan_of_short_kernels_keeps_exactly_those_under_the_cap() -> Non
     from helion_learned.training.logs import load_logs
 
     root = Path(__file__).resolve().parents[2]
+    # The plan replayed the launch-timed rounds (1-6); rounds 7-8 are graph-timed already.
+    timer = {}
+    for facts in sorted((root / "data/h100").glob("*.facts.jsonl.gz")):
+        for line in gzip.open(facts, "rt"):
+            if line.strip():
+                r = json.loads(line)
+                timer[r["run_id"]] = r["workload"].get("timing", "launch")
+    launch = {r for r, t in timer.items() if t == "launch"}
+    assert 0 < len(launch) < len(timer)
     plan = build_plan([root / "data/h100"], top=100000, sample=100000, max_best_ms=0.015)
+    plan_launch = [w for w in plan["workloads"] if w["source_run_id"] in launch]
     committed = json.loads(gzip.decompress(
         (root / "data/replay_plans/h100_short15us_all.json.gz").read_bytes()))
-    assert plan["workloads"] == committed["workloads"]
+    assert plan_launch == committed["workloads"]
     best = {w.run_id: min((m.perf_ms for m in w.measurements
                            if m.status == "ok" and m.perf_ms is not None), default=None)
             for w in load_logs([root / "data/h100"]).workloads}
@@ -523,3 +533,37 @@ def test_copy_missing_workloads_copies_the_replicate_rounds_new_workloads_only(
         f.unlink()
     with pytest.raises(SystemExit, match="exists"):  # nothing overwritten
         mod.copy_missing(root / "data" / "h100_graph_rep", dest, "t")
+
+
+def test_copy_missing_workloads_splits_a_round_by_family(tmp_path: Path) -> None:
+    """A round run without --families mixes suite and new kernels: --families and
+    --exclude-families send each workload to exactly one of two folders, none lost."""
+    import importlib.util
+    import json
+    import sys
+
+    from helion_learned.training.logs import load_logs
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location(
+        "copy_missing_workloads", root / "scripts" / "copy_missing_workloads.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["copy_missing_workloads"] = mod
+    spec.loader.exec_module(mod)
+    src = root / "data" / "h100_graph_rep"
+    family = {r["run_id"]: r["workload"]["family"]
+              for path in src.glob("*.facts.jsonl.gz")
+              for r in map(json.loads, mod.open_text(path)) if r}
+    wanted = {"bmm_bf16", "softmax_bf16"}
+    assert wanted & set(family.values()) and set(family.values()) - wanted  # both sides non-empty
+    picked, rest = tmp_path / "picked", tmp_path / "rest"
+    picked.mkdir()
+    rest.mkdir()
+    a = mod.main([str(src), str(picked), "--tag", "a", "--families", "bmm_*", "softmax_bf16"])
+    b = mod.main([str(src), str(rest), "--tag", "b", "--exclude-families", "bmm_*",
+                  "softmax_bf16"])
+    assert a == b == 0
+    got_a = {w.run_id for w in load_logs([picked]).workloads}
+    got_b = {w.run_id for w in load_logs([rest]).workloads}
+    assert got_a == {r for r, f in family.items() if f in wanted}
+    assert got_b == set(family) - got_a
