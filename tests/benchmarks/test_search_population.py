@@ -47,7 +47,15 @@ def test_random_baselines_are_exact_expectations() -> None:
     assert expected_best_of_random(np.array(rel), 2) == pytest.approx(
         sum((i - 1) / 6 * r for i, r in enumerate(rel, start=1)))
     assert math.isnan(m["kendall_tau"])  # constant scores rank nothing
-    assert m["top1"] == REL[0]  # ties go to the config logged first
+    # All tied: top-1 is a uniform pick among them, i.e. random-1; top-5 takes the logged order.
+    assert m["top1"] == pytest.approx(m["random1"]) and m["top1_tied"] == 4
+
+
+def test_top1_among_tied_configs_is_their_mean() -> None:
+    m = sp.score_population(PERF, [3.0, 3.0, 9.0, 1.0, 3.0])  # 0, 1 and 4 tie on top
+    assert m["top1_tied"] == 3
+    assert m["top1"] == pytest.approx(np.mean([REL[0], REL[1], REL[4]]))
+    assert m["top5"] == 1.0
 
 
 def test_top5_is_the_best_of_the_five_highest() -> None:
