@@ -40,17 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lenders", type=int, nargs="*", default=[5],
                    help="minimum workloads of a kernel that lends its expert (default: 5)")
     ns = p.parse_args(argv)
-    extra = nk.load_training_only(nk.EXTRA_LOGS)
-    plain, _ = nk.load_preferring(nk.SUITE_LOGS, "cudagraph",
-                                  lambda paths, _part: nk.load_dataset(paths))
-    suite_fams = set(plain.families[plain.scored_groups].tolist())
-    new_ds = nk.load_dataset(nk.NEW_LOGS)
-    new_ds = new_ds.subset([i for i, g in enumerate(new_ds.groups)
-                            if g.family not in suite_fams])
-    union = nk.concat([plain, new_ds]).with_training_only(extra)
-    scored = [int(i) for i in union.scored_groups]
-    new = {i for i in scored if union.families[i] not in suite_fams}
-    old = set(scored) - new
+    _, union, _, new, old = nk.load_data()
     per_family = evaluate.folds(union, "leave_family_out")
     arms = {"suite leave-family-out, + new kernels' workloads":
             ([f for f in per_family if set(f.tolist()) & old], old),

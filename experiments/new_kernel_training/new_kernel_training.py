@@ -83,7 +83,10 @@ def mean_of(runs: list[dict]) -> dict:
             "per_family_seed0": runs[0]["per_family"]}
 
 
-def main() -> int:
+def load_data() -> tuple:
+    """(suite, union, suite families, new groups, old groups): the shipped training data
+    (``suite``), the same plus the new kernels' workloads (``union``), and which of the union's
+    scored groups are new kernels and which suite kernels. Shared with borrowed_experts.py."""
     extra = load_training_only(EXTRA_LOGS)
     plain, _ = load_preferring(SUITE_LOGS, "cudagraph", lambda paths, _part: load_dataset(paths))
     suite = plain.with_training_only(extra)
@@ -95,7 +98,11 @@ def main() -> int:
     union = concat([plain, new_ds]).with_training_only(extra)
     scored = [int(i) for i in union.scored_groups]
     new = {i for i in scored if union.families[i] not in suite_fams}
-    old = set(scored) - new
+    return suite, union, suite_fams, new, set(scored) - new
+
+
+def main() -> int:
+    suite, union, suite_fams, new, old = load_data()
     new_fams = sorted({union.families[i] for i in new})
     print(f"{len(old)} suite workloads of {len(suite_fams)} kernels; {len(new)} new workloads of "
           f"{len(new_fams)} kernels: {', '.join(new_fams)}", flush=True)

@@ -468,18 +468,14 @@ def test_replay_plan_of_short_kernels_keeps_exactly_those_under_the_cap() -> Non
     import json
 
     from helion_learned.training.collect.replay import build_plan
+    from helion_learned.training.collect.replay import facts_workloads
     from helion_learned.training.logs import load_logs
 
     root = Path(__file__).resolve().parents[2]
     # The plan replayed the launch-timed rounds (1-6); rounds 7-8 are graph-timed already.
-    timer = {}
-    for facts in sorted((root / "data/h100").glob("*.facts.jsonl.gz")):
-        for line in gzip.open(facts, "rt"):
-            if line.strip():
-                r = json.loads(line)
-                timer[r["run_id"]] = r["workload"].get("timing", "launch")
-    launch = {r for r, t in timer.items() if t == "launch"}
-    assert 0 < len(launch) < len(timer)
+    sections = facts_workloads([root / "data/h100"])
+    launch = {r for r, w in sections.items() if w.get("timing", "launch") == "launch"}
+    assert 0 < len(launch) < len(sections)
     plan = build_plan([root / "data/h100"], top=100000, sample=100000, max_best_ms=0.015)
     plan_launch = [w for w in plan["workloads"] if w["source_run_id"] in launch]
     committed = json.loads(gzip.decompress(
@@ -497,23 +493,30 @@ def test_replay_plan_of_short_kernels_keeps_exactly_those_under_the_cap() -> Non
         build_plan([root / "data/h100"], max_best_ms=0)
 
 
+def _copy_missing_workloads():
+    """scripts/copy_missing_workloads.py as a module (scripts/ is not a package)."""
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "copy_missing_workloads.py"
+    spec = importlib.util.spec_from_file_location("copy_missing_workloads", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["copy_missing_workloads"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def test_copy_missing_workloads_copies_the_replicate_rounds_new_workloads_only(
         tmp_path: Path) -> None:
     """The real case: data/h100_graph_rep (round 4, whole) holds 11 workloads, 8 of them
     already in data/h100_graph; copied into a folder without the committed ``*_r4new`` bases,
     exactly the other 3 come back, and they load with the committed bases' measurements."""
-    import importlib.util
     import shutil
-    import sys
 
     from helion_learned.training.logs import load_logs
 
     root = Path(__file__).resolve().parents[2]
-    spec = importlib.util.spec_from_file_location(
-        "copy_missing_workloads", root / "scripts" / "copy_missing_workloads.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["copy_missing_workloads"] = mod
-    spec.loader.exec_module(mod)
+    mod = _copy_missing_workloads()
     dest = tmp_path / "h100_graph"
     dest.mkdir()
     for f in (root / "data" / "h100_graph").glob("shard*"):
@@ -538,18 +541,12 @@ def test_copy_missing_workloads_copies_the_replicate_rounds_new_workloads_only(
 def test_copy_missing_workloads_splits_a_round_by_family(tmp_path: Path) -> None:
     """A round run without --families mixes suite and new kernels: --families and
     --exclude-families send each workload to exactly one of two folders, none lost."""
-    import importlib.util
     import json
-    import sys
 
     from helion_learned.training.logs import load_logs
 
     root = Path(__file__).resolve().parents[2]
-    spec = importlib.util.spec_from_file_location(
-        "copy_missing_workloads", root / "scripts" / "copy_missing_workloads.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["copy_missing_workloads"] = mod
-    spec.loader.exec_module(mod)
+    mod = _copy_missing_workloads()
     src = root / "data" / "h100_graph_rep"
     family = {r["run_id"]: r["workload"]["family"]
               for path in src.glob("*.facts.jsonl.gz")
