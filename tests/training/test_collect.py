@@ -564,3 +564,35 @@ def test_copy_missing_workloads_splits_a_round_by_family(tmp_path: Path) -> None
     got_b = {w.run_id for w in load_logs([rest]).workloads}
     assert got_a == {r for r, f in family.items() if f in wanted}
     assert got_b == set(family) - got_a
+
+
+def test_real_autotune_full_effort_records_effort_and_budget_cut(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A real Helion search (LFBOTreeSearch) with the full effort profile, cut by a 3 s budget on
+    # the CPU interpreter: it still returns Helion's best so far and says it was cut.
+    import helion
+    import torch
+
+    from helion_learned.training.collect.measure import real_autotune
+    from helion_learned.training.collect.measure import without_learned_heuristics
+    from helion_learned.training.suite.interpret import apply_cpu_patches
+    from helion_learned.training.suite.registry import SUITE
+
+    monkeypatch.setenv("HELION_SKIP_CACHE", "1")
+    apply_cpu_patches()  # Helion's CUDA timer needs a driver: time on the wall clock instead
+    sk = SUITE["add_fp32"]
+    settings = {**sk.kernel.settings.to_dict(), "autotune_budget_seconds": 3.0,
+                "autotune_precompile": None, "autotune_progress_bar": False,
+                "autotune_ignore_errors": True, "autotune_benchmark_subprocess": False,
+                "autotune_config_overrides": {"pid_type": "flat"}}
+    kernel = helion.kernel(sk.kernel.fn, **settings)
+    torch.manual_seed(0)
+    args = sk.make_args((64, 64), torch.float32, "cpu")
+    with without_learned_heuristics():
+        bound = kernel.bind(args)
+        result = real_autotune(bound, args, effort="full")
+    assert bound.settings.autotune_effort == settings["autotune_effort"]  # restored
+    assert "error" not in result, result
+    assert result["effort"] == "full" and result["budget_s"] == 3.0
+    assert result["best_config_id"] and result["best_ms"] is not None and result["best_ms"] > 0
+    assert result["budget_hit"] is True and result["elapsed_s"] >= 2.85

@@ -75,10 +75,12 @@ def finite_search(bound: Any, args: tuple, configs: list[Any]) -> dict[str, Any]
     }
 
 
-def real_autotune(bound: Any, args: tuple, search_cls: type | None = None) -> dict[str, Any]:
-    """A real Helion search at quick effort (LFBOTreeSearch, or PatternSearch without sklearn;
-    ``search_cls`` another, e.g. helion_learned's LearnedPriorLFBOTreeSearch).
-    A search cut by its budget is kept: returning the best so far is Helion's own behaviour."""
+def real_autotune(bound: Any, args: tuple, search_cls: type | None = None, *,
+                  effort: str = "quick") -> dict[str, Any]:
+    """A real Helion search (LFBOTreeSearch, or PatternSearch without sklearn; ``search_cls``
+    another, e.g. helion_learned's LearnedPriorLFBOTreeSearch) with the effort profile's settings
+    (``quick`` or ``full``). A search cut by its budget is kept: returning the best so far is
+    Helion's own behaviour; ``budget_hit`` says whether it was cut."""
     from helion.autotuner.effort_profile import get_effort_profile
     from helion.autotuner.search_space_logger import canonical_config_id
 
@@ -92,19 +94,30 @@ def real_autotune(bound: Any, args: tuple, search_cls: type | None = None) -> di
         from helion.autotuner.pattern_search import PatternSearch as cls
     if search_cls is not None:
         cls = search_cls
+    # Helion also reads the effort from the settings (rebenchmark threshold, full effort's final
+    # selection), not only from the constructor's keyword arguments: set both, then restore.
+    saved_effort = bound.settings.autotune_effort
+    bound.settings.autotune_effort = effort
     try:
         params = inspect.signature(cls.__init__).parameters
         kwargs = {k: v for k, v in cls.get_kwargs_from_profile(
-            get_effort_profile("quick"), bound.settings).items() if k in params}
+            get_effort_profile(effort), bound.settings).items() if k in params}
         search = cls(bound, args, **kwargs)
         best = search.autotune()
     except Exception as e:  # the finite measurements stand on their own
         return {"search": cls.__name__, "error": f"{type(e).__name__}: {e}"[:500],
                 "elapsed_s": round(time.time() - t0, 2)}
+    finally:
+        bound.settings.autotune_effort = saved_effort
     perf = search.best_perf_so_far
-    return {"search": cls.__name__, "effort": "quick", "best_config_id": canonical_config_id(best),
+    budget = getattr(bound.settings, "autotune_budget_seconds", None)
+    elapsed = time.time() - t0
+    return {"search": cls.__name__, "effort": effort, "best_config_id": canonical_config_id(best),
             "best_ms": float(perf) if math.isfinite(perf) else None,
-            "elapsed_s": round(time.time() - t0, 2)}
+            "budget_s": budget, "elapsed_s": round(elapsed, 2),
+            # Helion stops at its budget and returns the best so far: a cut search is a
+            # truncated one, recorded so that "best known" can say which it was.
+            "budget_hit": bool(budget) and elapsed >= 0.95 * float(budget)}
 
 
 def is_fatal(e: BaseException) -> bool:

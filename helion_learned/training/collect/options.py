@@ -41,6 +41,7 @@ class Options:
     n_grid: int = 64
     autotune_subset: int = 0
     autotune_budget_s: float = 120.0
+    autotune_effort: str = "quick"  # Helion effort profile of the real autotune: quick | full
     tiny: bool = False
     cpu_interpret: bool = False
     control_every: int = 10

@@ -33,7 +33,7 @@ class WorkItem:
     family: str
     shape: tuple[int, ...]
     dtype: str  # str(torch.dtype) the workload runs with, e.g. "torch.bfloat16"
-    autotune: bool = False  # also run a real Helion autotune (quick effort) on it
+    autotune: bool = False  # also run a real Helion autotune (--autotune-effort) on it
     backend: str = "triton"  # Helion backend the kernel is compiled with
 
     def key(self, hardware: str) -> str:

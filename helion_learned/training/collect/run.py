@@ -9,8 +9,8 @@ Per workload (suite family x shape) it binds a fresh copy of the kernel, measure
 configs, a sample of our structured grid) with Helion's ``FiniteSearch`` under Helion's own
 logging (``<base>.csv`` + ``<base>.meta.jsonl``), then appends ``<base>.facts.jsonl`` (KernelFacts,
 HardwareFacts and a ``workload`` section) and ``<base>.origins.jsonl``. A deterministic subset
-also gets a real Helion autotune (quick effort) under the same log base. Output bases are
-``<out>/shard<i>_<host>_<pid>``: concurrent writers never share a file.
+also gets a real Helion autotune (``--autotune-effort``, quick by default) under the same log
+base. Output bases are ``<out>/shard<i>_<host>_<pid>``: concurrent writers never share a file.
 
 ``--devices`` runs one child process per GPU (``CUDA_VISIBLE_DEVICES`` set per child; with
 ``--procs-per-device K`` K of them per GPU, their timings serialized by a lock) under a watchdog:
@@ -94,9 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", dest="n_grid", type=int,
                    help="structured-grid configs per workload (default 64; 3 with --cpu-interpret)")
     p.add_argument("--autotune-subset", type=int, default=0,
-                   help="workloads that also get a real Helion autotune (quick effort)")
+                   help="workloads that also get a real Helion autotune (--autotune-effort)")
     p.add_argument("--autotune-budget-s", type=float, default=120.0,
                    help="time cap of each real autotune (default 120)")
+    p.add_argument("--autotune-effort", choices=("quick", "full"), default="quick",
+                   help="Helion effort profile of the real autotune (default quick); a search "
+                        "cut by --autotune-budget-s records budget_hit")
     p.add_argument("--tiny", action="store_true", help="tiny shapes (smoke test)")
     p.add_argument("--cpu-interpret", action="store_true",
                    help="CPU test mode: TRITON_INTERPRET=1, tiny shapes, no autotune subset")
@@ -151,6 +154,7 @@ def options_from_args(ns: argparse.Namespace) -> Options:
         n_random=default_n if ns.n_random is None else ns.n_random,
         n_grid=default_n if ns.n_grid is None else ns.n_grid,
         autotune_subset=ns.autotune_subset, autotune_budget_s=ns.autotune_budget_s,
+        autotune_effort=ns.autotune_effort,
         tiny=ns.tiny, cpu_interpret=ns.cpu_interpret, control_every=ns.control_every,
         target=ns.target, resume_from=list(ns.resume_from), retry_failed=ns.retry_failed,
         seed=ns.seed, precompile=ns.precompile, precompile_jobs=ns.precompile_jobs,

@@ -43,6 +43,7 @@ from .options import read_done
 def child_args(opts: Options, jobs: int) -> list[str]:
     args = ["--out", str(opts.out), "--random", str(opts.n_random), "--grid", str(opts.n_grid),
             "--autotune-budget-s", str(opts.autotune_budget_s),
+            "--autotune-effort", opts.autotune_effort,
             "--control-every", str(opts.control_every), "--target", opts.target,
             "--seed", str(opts.seed), "--precompile", opts.precompile,
             "--precompile-jobs", str(jobs), "--backend", opts.backend, "--timing", opts.timing,

@@ -249,7 +249,7 @@ class Worker:
         if item.autotune and self.time_left() > MARGIN_S:
             kernel.settings.autotune_budget_seconds = max(
                 5.0, min(self.opts.autotune_budget_s, self.time_left()))
-            autotune = real_autotune(bound, args)
+            autotune = real_autotune(bound, args, effort=self.opts.autotune_effort)
             if autotune.get("best_config_id"):
                 origins.append((autotune["best_config_id"], "autotune"))
 
