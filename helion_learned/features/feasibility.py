@@ -1,4 +1,5 @@
-"""Which candidate configs cannot run: a shared-memory estimate against the GPU's per-block limit.
+"""Which candidate configs cannot run or cannot be fast: a shared-memory estimate against the GPU's
+per-block limit, and a matmul output tile with far more threads than elements.
 
 Why a rule and not the model: a kernel the logs do not hold has no failures to learn from. In the
 H100 logs, matmul configs estimated at the per-block shared memory or more fail 67 % of the
@@ -28,6 +29,14 @@ from .hardware import HardwareFacts
 # 71-83 % failed. The lower limit changed no H100 pick; held-out attention on the H200 graph logs
 # had picked a 256x64-tile, 4-stage config (1.41x) that fails there.
 SMEM_OVER_CAPACITY_LIMIT = 1.0
+
+# Threads of a program per element of its matmul output tile above which a candidate is not
+# ranked: far more threads than the tile has outputs leave most of them idle (e.g. 32 warps on a
+# 16 x 1 tile, the held-out split-K pick at 0.13 and 0.34 of the best on two tiny shapes, stop 40).
+# In the H100, H100-new, H200 and H200 graph logs 237 configs are above 8x, none within 0.8 of
+# its workload's best, and no workload loses its best config; at 4x 450, one within 5 %, and one
+# workload (split-K 16 x 16384 x 16: [1, 8, 64, 64], 2 warps, 8x) would lose its best.
+THREADS_PER_TILE_ELEMENT_LIMIT = 8.0
 
 
 def matmul_smem_kb(facts: KernelFacts, blocks: np.ndarray, stages: np.ndarray, *,
@@ -101,20 +110,38 @@ def smem_over_capacity(facts: KernelFacts, hw: HardwareFacts,
     return None if smem is None else smem / hw.smem_per_block_kb
 
 
+def threads_per_tile_element(facts: KernelFacts, cfg: dict[str, np.ndarray]) -> np.ndarray | None:
+    """Threads of a program (warps × 32) ÷ the elements of its output tile (m block × n block),
+    per config; None for kernels without a matmul tile (triton only)."""
+    if facts.backend != "triton" or not facts.matmuls:
+        return None
+    slots = slot_assignment(facts)
+    if not {"m", "n"} <= slots.keys():
+        return None
+    blocks = cfg["_blocks"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.exp2(cfg["cfg_warps_log2"]) * 32.0 / (blocks[:, slots["m"]] * blocks[:, slots["n"]])
+
+
 def feasible_columns(facts: KernelFacts, hw: HardwareFacts,
                      cfg: dict[str, np.ndarray]) -> np.ndarray:
     """:func:`feasible` from already computed config columns (the feature extractor's)."""
+    keep = np.ones(len(cfg["_blocks"]), dtype=bool)
     over = smem_over_capacity(facts, hw, cfg)
-    if over is None:
-        return np.ones(len(cfg["_blocks"]), dtype=bool)
     with np.errstate(invalid="ignore"):
-        return ~(over >= SMEM_OVER_CAPACITY_LIMIT)
+        if over is not None:
+            keep &= ~(over >= SMEM_OVER_CAPACITY_LIMIT)
+        threads = threads_per_tile_element(facts, cfg)
+        if threads is not None:
+            keep &= ~(threads > THREADS_PER_TILE_ELEMENT_LIMIT)
+    return keep
 
 
 def feasible(facts: KernelFacts, hw: HardwareFacts,
              configs: Sequence[dict[str, Any]]) -> np.ndarray:
-    """One bool per config: False where the shared-memory estimate reaches the limit (every
-    config is kept where :func:`smem_over_capacity` has no estimate)."""
+    """One bool per config: False where the shared-memory estimate reaches the limit or a
+    program has more than 8 threads per element of its matmul output tile (every config is kept
+    where neither rule has an estimate: kernels without a matmul tile)."""
     if not configs or facts.backend != "triton" or not facts.matmuls:
         return np.ones(len(configs), dtype=bool)  # no estimate: skip building the columns
     return feasible_columns(facts, hw, config_columns(facts, configs))

@@ -1,4 +1,5 @@
-"""The shared-memory rule (features.feasibility) on real bound kernels and the real H100 logs."""
+"""The feasibility rules (features.feasibility: shared memory, threads per matmul output element) on
+real bound kernels and the real H100 logs."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ import numpy as np
 import pytest
 import torch
 
+from helion_learned.features.config import config_columns
 from helion_learned.features.feasibility import SMEM_OVER_CAPACITY_LIMIT
+from helion_learned.features.feasibility import THREADS_PER_TILE_ELEMENT_LIMIT
 from helion_learned.features.feasibility import dot_operands
 from helion_learned.features.feasibility import feasible
 from helion_learned.features.feasibility import pick_index
 from helion_learned.features.feasibility import ranked_subset
+from helion_learned.features.feasibility import smem_over_capacity
+from helion_learned.features.feasibility import threads_per_tile_element
 from helion_learned.features.hardware import resolve_target
 from helion_learned.features.vectorize import FeatureExtractor
 from helion_learned.models.bundle import ModelBundle
@@ -133,8 +138,17 @@ def h100_logs():
     return build_dataset(load_logs([DATA]))
 
 
+def _smem_out(g) -> np.ndarray:
+    """The shared-memory rule alone (``feasible`` also holds the threads-per-element rule)."""
+    over = smem_over_capacity(g.facts, g.hw, config_columns(g.facts, g.configs))
+    if over is None:
+        return np.zeros(len(g.configs), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        return over >= SMEM_OVER_CAPACITY_LIMIT
+
+
 def test_ruled_out_configs_mostly_fail_in_the_h100_logs(h100_logs) -> None:
-    out = np.concatenate([~g.feasible for g in h100_logs.groups])
+    out = np.concatenate([_smem_out(g) for g in h100_logs.groups])
     rel = np.concatenate([g.rel for g in h100_logs.groups])
     assert out.sum() >= 100
     assert (rel[out] <= 0).mean() >= 0.65  # 0.67 on the committed logs (353 configs)
@@ -147,6 +161,44 @@ def test_ruled_out_configs_mostly_fail_in_the_h100_logs(h100_logs) -> None:
              if {k: c.get(k) for k in ("block_sizes", "num_warps", "num_stages")}
              == _attention_cfg(3)]
     assert seeds and all(not ran for k, ran in seeds if k == 128)
+
+
+def test_threads_rule_rules_out_idle_programs_of_a_matmul_tile() -> None:
+    K.matmul.reset()
+    facts = bound_facts(K.matmul, (torch.randn(64, 8192, dtype=BF16),
+                                   torch.randn(8192, 64, dtype=BF16)))
+    cfgs = [{"block_sizes": [16, 1, 512], "num_warps": 32, "num_stages": 1},  # 64 per element
+            {"block_sizes": [16, 8, 64], "num_warps": 16, "num_stages": 1},  # 4: kept
+            {"block_sizes": [16, 8, 64], "num_warps": 32, "num_stages": 1},  # 8: kept (not above)
+            {"block_sizes": [16, 4, 64], "num_warps": 32, "num_stages": 1},  # 16
+            {"block_sizes": [64, 64, 64], "num_warps": 4, "num_stages": 3}]
+    ratio = threads_per_tile_element(facts, config_columns(facts, cfgs))
+    assert ratio.tolist() == [64.0, 4.0, 8.0, 16.0, 0.03125]
+    assert feasible(facts, H100, cfgs).tolist() == [False, True, True, False, True]
+    K.softmax.reset()  # no matmul tile: no reading, every config kept
+    soft = bound_facts(K.softmax, (torch.randn(64, 4096),))
+    one = [{"block_sizes": [1], "num_warps": 32, "num_stages": 1}]
+    assert threads_per_tile_element(soft, config_columns(soft, one)) is None
+    assert feasible(soft, H100, one).all()
+
+
+def test_threads_rule_never_removes_a_fast_config_in_the_h100_logs(h100_logs) -> None:
+    # Configs with more than 8 threads per output element of their matmul tile: none within
+    # 0.8 of its workload's best, and every workload keeps its best config.
+    out_rel, kept_best = [], []
+    for g in h100_logs.groups:
+        ratio = threads_per_tile_element(g.facts, config_columns(g.facts, g.configs))
+        if ratio is None:
+            continue
+        with np.errstate(invalid="ignore"):
+            out = ratio > THREADS_PER_TILE_ELEMENT_LIMIT
+        best = g.rel / g.rel.max() if g.rel.max() > 0 else g.rel
+        out_rel.append(best[out])
+        kept_best.append(bool((best[~out] >= 1.0).any()))
+    out_rel = np.concatenate(out_rel)
+    assert out_rel.size >= 50  # 113 on the committed logs (the fastest at 0.60 of its best)
+    assert (out_rel < 0.8).all()
+    assert all(kept_best)
 
 
 def test_evaluation_picks_skip_ruled_out_configs(h100_logs) -> None:
