@@ -3,4 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/python -m pytest -q "$@"
+# Two worker processes (TEST_WORKERS), one test file per worker at a time (--dist loadfile: a
+# file's module fixtures, e.g. a trained model, are built once): 13 min instead of 19-20 on 2 cores.
+exec .venv/bin/python -m pytest -q -n "${TEST_WORKERS:-2}" --dist loadfile "$@"
