@@ -1,5 +1,6 @@
 """Which candidate configs cannot run or cannot be fast: a shared-memory estimate against the GPU's
-per-block limit, and a matmul output tile with far more threads than elements.
+per-block limit, a matmul output tile with far more threads than elements, and attention-style
+dot chains whose live accumulators exceed a thread's registers.
 
 Why a rule and not the model: a kernel the logs do not hold has no failures to learn from. In the
 H100 logs, matmul configs estimated at the per-block shared memory or more fail 67 % of the
@@ -37,6 +38,16 @@ SMEM_OVER_CAPACITY_LIMIT = 1.0
 # its workload's best, and no workload loses its best config; at 4x 450, one within 5 %, and one
 # workload (split-K 16 x 16384 x 16: [1, 8, 64, 64], 2 warps, 8x) would lose its best.
 THREADS_PER_TILE_ELEMENT_LIMIT = 8.0
+
+# fp32 accumulator elements per thread, in a kernel whose dots span the whole k (attention: the
+# score tile m x n and the output tile m x head_dim stay live across the loop), at or above
+# which a candidate is not ranked: a thread has at most 255 registers, so these spill. At 256 or
+# more: 142 configs in data/h100, 26 in data/h100_new (attention backward, causal attention), 61
+# in data/h200, none within 0.8 of its workload's best (the fastest 0.69); 80 in
+# data/h200_graph, two at 0.82 and 0.91 (sequence length 197 and 256, where the k loop runs
+# once). No workload loses its best. Held-out attention picked 128 x 128 tiles with 4 warps
+# (256: 0.49 of the best) and 256 x 256 with 8 warps (384: 0.38).
+CHAINED_DOT_REGISTER_LIMIT = 256.0
 
 
 def matmul_smem_kb(facts: KernelFacts, blocks: np.ndarray, stages: np.ndarray, *,
@@ -123,6 +134,21 @@ def threads_per_tile_element(facts: KernelFacts, cfg: dict[str, np.ndarray]) -> 
         return np.exp2(cfg["cfg_warps_log2"]) * 32.0 / (blocks[:, slots["m"]] * blocks[:, slots["n"]])
 
 
+def chained_dot_registers(facts: KernelFacts, cfg: dict[str, np.ndarray]) -> np.ndarray | None:
+    """fp32 accumulator elements per thread of a kernel whose dots span the whole k (no k
+    block: attention's score tile m x n plus output tile m x head_dim, head_dim rounded up to a
+    power of two as Triton pads it), per config; None for other kernels (triton only)."""
+    if facts.backend != "triton" or not facts.matmuls or not facts.matmuls[0].get("k"):
+        return None
+    slots = slot_assignment(facts)
+    if not {"m", "n"} <= slots.keys() or "k" in slots:
+        return None
+    blocks = cfg["_blocks"]
+    bm, bn = blocks[:, slots["m"]], blocks[:, slots["n"]]
+    head = float(next_pow2(int(facts.matmuls[0]["k"])))
+    return (bm * bn + bm * head) / (np.exp2(cfg["cfg_warps_log2"]) * 32.0)
+
+
 def feasible_columns(facts: KernelFacts, hw: HardwareFacts,
                      cfg: dict[str, np.ndarray]) -> np.ndarray:
     """:func:`feasible` from already computed config columns (the feature extractor's)."""
@@ -134,14 +160,18 @@ def feasible_columns(facts: KernelFacts, hw: HardwareFacts,
         threads = threads_per_tile_element(facts, cfg)
         if threads is not None:
             keep &= ~(threads > THREADS_PER_TILE_ELEMENT_LIMIT)
+        registers = chained_dot_registers(facts, cfg)
+        if registers is not None:
+            keep &= ~(registers >= CHAINED_DOT_REGISTER_LIMIT)
     return keep
 
 
 def feasible(facts: KernelFacts, hw: HardwareFacts,
              configs: Sequence[dict[str, Any]]) -> np.ndarray:
-    """One bool per config: False where the shared-memory estimate reaches the limit or a
-    program has more than 8 threads per element of its matmul output tile (every config is kept
-    where neither rule has an estimate: kernels without a matmul tile)."""
+    """One bool per config: False where the shared-memory estimate reaches the limit, a
+    program has more than 8 threads per element of its matmul output tile, or a whole-k dot
+    chain (attention) keeps 256 or more fp32 accumulators per thread (every config is kept
+    where no rule has an estimate: kernels without a matmul tile)."""
     if not configs or facts.backend != "triton" or not facts.matmuls:
         return np.ones(len(configs), dtype=bool)  # no estimate: skip building the columns
     return feasible_columns(facts, hw, config_columns(facts, configs))

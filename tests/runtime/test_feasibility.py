@@ -1,5 +1,5 @@
-"""The feasibility rules (features.feasibility: shared memory, threads per matmul output element) on
-real bound kernels and the real H100 logs."""
+"""The feasibility rules (features.feasibility: shared memory, threads per matmul output element,
+registers of attention-style dot chains) on real bound kernels and the real H100 logs."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import pytest
 import torch
 
 from helion_learned.features.config import config_columns
+from helion_learned.features.feasibility import CHAINED_DOT_REGISTER_LIMIT
 from helion_learned.features.feasibility import SMEM_OVER_CAPACITY_LIMIT
 from helion_learned.features.feasibility import THREADS_PER_TILE_ELEMENT_LIMIT
+from helion_learned.features.feasibility import chained_dot_registers
 from helion_learned.features.feasibility import dot_operands
 from helion_learned.features.feasibility import feasible
 from helion_learned.features.feasibility import pick_index
@@ -199,6 +201,39 @@ def test_threads_rule_never_removes_a_fast_config_in_the_h100_logs(h100_logs) ->
     assert out_rel.size >= 50  # 113 on the committed logs (the fastest at 0.60 of its best)
     assert (out_rel < 0.8).all()
     assert all(kept_best)
+
+
+def test_attention_tiles_that_spill_registers_are_ruled_out() -> None:
+    # Score tile m x n plus output tile m x head_dim, fp32, per thread: 256 or more spill.
+    facts = _attention_facts(128)
+    cfgs = [{"block_sizes": [1, 128, 128], "num_warps": 4, "num_stages": 1},  # 256: held-out pick
+            {"block_sizes": [1, 256, 256], "num_warps": 8, "num_stages": 1},  # 384
+            {"block_sizes": [1, 128, 128], "num_warps": 8, "num_stages": 1},  # 128
+            {"block_sizes": [1, 64, 128], "num_warps": 4, "num_stages": 1}]  # 128: the best
+    regs = chained_dot_registers(facts, config_columns(facts, cfgs))
+    assert regs.tolist() == [256.0, 384.0, 128.0, 128.0]
+    assert feasible(facts, H100, cfgs).tolist() == [False, False, True, True]
+    K.matmul.reset()  # a k block: not a whole-k dot chain, no reading
+    mm = bound_facts(K.matmul, (torch.randn(256, 256, dtype=BF16), torch.randn(256, 256, dtype=BF16)))
+    one = [{"block_sizes": [64, 64, 64], "num_warps": 4, "num_stages": 1}]
+    assert chained_dot_registers(mm, config_columns(mm, one)) is None
+
+
+def test_register_rule_never_removes_a_fast_config_in_the_h100_logs(h100_logs) -> None:
+    out_rel, kept_best = [], []
+    for g in h100_logs.groups:
+        regs = chained_dot_registers(g.facts, config_columns(g.facts, g.configs))
+        if regs is None:
+            continue
+        with np.errstate(invalid="ignore"):
+            out = regs >= CHAINED_DOT_REGISTER_LIMIT
+        best = g.rel / g.rel.max()
+        out_rel.append(best[out])
+        kept_best.append(bool((best[~out] >= 1.0).any()))
+    out_rel = np.concatenate(out_rel)
+    assert out_rel.size >= 50  # 142 attention configs on the committed logs, the fastest at 0.64
+    assert (out_rel < 0.8).all()
+    assert kept_best and all(kept_best)
 
 
 def test_evaluation_picks_skip_ruled_out_configs(h100_logs) -> None:
