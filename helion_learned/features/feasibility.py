@@ -121,32 +121,40 @@ def smem_over_capacity(facts: KernelFacts, hw: HardwareFacts,
     return None if smem is None else smem / hw.smem_per_block_kb
 
 
-def threads_per_tile_element(facts: KernelFacts, cfg: dict[str, np.ndarray]) -> np.ndarray | None:
-    """Threads of a program (warps × 32) ÷ the elements of its output tile (m block × n block),
-    per config; None for kernels without a matmul tile (triton only)."""
+def _output_tile(facts: KernelFacts, cfg: dict[str, np.ndarray]
+                 ) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray] | None:
+    """(slots, m block, n block, threads per program) of a triton matmul kernel's output tile,
+    per config; None for kernels without one. What the two rules below read."""
     if facts.backend != "triton" or not facts.matmuls:
         return None
     slots = slot_assignment(facts)
     if not {"m", "n"} <= slots.keys():
         return None
     blocks = cfg["_blocks"]
+    return slots, blocks[:, slots["m"]], blocks[:, slots["n"]], np.exp2(cfg["cfg_warps_log2"]) * 32.0
+
+
+def threads_per_tile_element(facts: KernelFacts, cfg: dict[str, np.ndarray]) -> np.ndarray | None:
+    """Threads of a program (warps × 32) ÷ the elements of its output tile (m block × n block),
+    per config; None for kernels without a matmul tile (triton only)."""
+    tile = _output_tile(facts, cfg)
+    if tile is None:
+        return None
+    _, bm, bn, threads = tile
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.exp2(cfg["cfg_warps_log2"]) * 32.0 / (blocks[:, slots["m"]] * blocks[:, slots["n"]])
+        return threads / (bm * bn)
 
 
 def chained_dot_registers(facts: KernelFacts, cfg: dict[str, np.ndarray]) -> np.ndarray | None:
     """fp32 accumulator elements per thread of a kernel whose dots span the whole k (no k
     block: attention's score tile m x n plus output tile m x head_dim, head_dim rounded up to a
     power of two as Triton pads it), per config; None for other kernels (triton only)."""
-    if facts.backend != "triton" or not facts.matmuls or not facts.matmuls[0].get("k"):
+    tile = _output_tile(facts, cfg)
+    if tile is None or "k" in tile[0] or not facts.matmuls[0].get("k"):
         return None
-    slots = slot_assignment(facts)
-    if not {"m", "n"} <= slots.keys() or "k" in slots:
-        return None
-    blocks = cfg["_blocks"]
-    bm, bn = blocks[:, slots["m"]], blocks[:, slots["n"]]
+    _, bm, bn, threads = tile
     head = float(next_pow2(int(facts.matmuls[0]["k"])))
-    return (bm * bn + bm * head) / (np.exp2(cfg["cfg_warps_log2"]) * 32.0)
+    return (bm * bn + bm * head) / threads
 
 
 def feasible_columns(facts: KernelFacts, hw: HardwareFacts,
