@@ -21,7 +21,7 @@ Protocols:
 * ``leave_family_out``: the kernel families (``Group.family``, the Helion kernel name: matmul
   fp16/bf16/fp32 are one family) are dealt into 7 groups (``training.evaluate
   .grouped_family_folds``, seed 0); per group a model is trained with the shipped settings on
-  the shipped training data (``scripts/main.sh``: ``data/h100`` scored, its short kernels on
+  the shipped training data (``scripts/main.sh``: ``data/h100`` and ``data/h100_new`` scored, the short kernels on
   ``data/h100_graph``'s CUDA-graph labels, ``data/h200`` and ``data/h200_graph`` training-only) with that group's workloads removed from both, and scores
   the populations of those families. The model is the final global model ``train_bundle`` fits
   (``fit_models``, the shipped parameters, seed 0): for a family it never saw, a bundle has no
@@ -76,7 +76,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))  # transfer_common, search_population_report
 
 SHIPPED = ROOT / "helion_learned/models/artifacts/triton/cuda_sm90"
-TRAIN_LOGS = [ROOT / "data/h100", ROOT / "data/h100_graph"]  # --prefer-timer cudagraph, as main.sh
+TRAIN_LOGS = [ROOT / "data/h100", ROOT / "data/h100_new",
+              ROOT / "data/h100_graph"]  # --prefer-timer cudagraph, as main.sh
 EXTRA_LOGS = [ROOT / "data/h200", ROOT / "data/h200_graph"]
 SOURCES = {"H100": ROOT / "data/online_h100", "H200": ROOT / "data/online_h200"}
 FAMILY_GROUPS = 7

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The main job on the shipped default: set up .venv, train the triton cost model on the bundled
-# H100 dataset (data/h100, scored; its short kernels on their CUDA-graph re-measurement,
-# data/h100_graph, via --prefer-timer cudagraph) with the H200 logs as training-only rows
+# H100 datasets (scored: data/h100, the 21 original suite kernels, with its short kernels on
+# their CUDA-graph re-measurement, data/h100_graph, via --prefer-timer cudagraph; and
+# data/h100_new, the suite's newer kernels) with the H200 logs as training-only rows
 # (data/h200, data/h200_graph) and the cute one on the H200 cute dataset (data/h200_cute), and
 # regenerate both offline evaluation reports (reports/triton_sm90/, reports/cute_sm90/).
-# EXTRA="" trains on the H100 logs alone; GRAPH="" scores the short kernels on launch labels.
+# EXTRA="" trains on the H100 logs alone; GRAPH="" scores the short kernels on launch labels;
+# NEW="" leaves the newer kernels out (the bundles before 2026-12-08 trained without them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -12,12 +14,13 @@ bash scripts/setup.sh
 DATA=${DATA:-data/h100}
 EXTRA=${EXTRA-data/h200 data/h200_graph}
 GRAPH=${GRAPH-data/h100_graph}
+NEW=${NEW-data/h100_new}
 # shellcheck disable=SC2206  # word splitting is the point: a list of log folders
-SCORED=($DATA $GRAPH ${GRAPH:+--prefer-timer cudagraph})
+SCORED=($DATA $NEW $GRAPH ${GRAPH:+--prefer-timer cudagraph})
 # shellcheck disable=SC2206  # word splitting is the point: a list of log folders
 EXTRA_ARGS=(${EXTRA:+--extra-logs $EXTRA})
 CLEAN_EXTRA=(${EXTRA:+--extra $EXTRA})
-NOTE="Real measurements: Helion autotune logs collected on NVIDIA H100 80GB HBM3 GPUs${EXTRA:+ (scored) and NVIDIA H200 GPUs (training-only rows: $EXTRA)} (see data/README.md)${GRAPH:+; the H100 workloads re-measured under CUDA-graph timing ($GRAPH) are scored and trained on those labels}; every number below comes from them."
+NOTE="Real measurements: Helion autotune logs collected on NVIDIA H100 80GB HBM3 GPUs${NEW:+ (the 21 original suite kernels in $DATA, the newer suite kernels in $NEW)}${EXTRA:+ (scored) and NVIDIA H200 GPUs (training-only rows: $EXTRA)} (see data/README.md)${GRAPH:+; the H100 workloads re-measured under CUDA-graph timing ($GRAPH) are scored and trained on those labels}; every number below comes from them."
 helion-learned train "${SCORED[@]}" "${EXTRA_ARGS[@]}" --backend triton -o build/triton_sm90
 helion-learned inspect build/triton_sm90
 helion-learned evaluate "${SCORED[@]}" "${EXTRA_ARGS[@]}" -o reports/triton_sm90 --data-note "$NOTE" \

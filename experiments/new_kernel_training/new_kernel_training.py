@@ -21,6 +21,7 @@ A few minutes on 2 cores; the runtime grows with ``data/h100_new``.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -37,6 +38,7 @@ from helion_learned.models.ranker import CostModel  # noqa: E402
 from helion_learned.training.evaluate import expected_best_of_random  # noqa: E402
 from helion_learned.training.evaluate import folds  # noqa: E402
 from helion_learned.training.evaluate import group_outcomes  # noqa: E402
+from helion_learned.training.evaluate import grouped_family_folds  # noqa: E402
 from helion_learned.training.evaluate import oof_scores  # noqa: E402
 from helion_learned.training.evaluate import summarize  # noqa: E402
 from helion_learned.training.timer_split import concat  # noqa: E402
@@ -53,10 +55,13 @@ def geomean(values: list[float]) -> float:
     return summarize(values)["geomean"]
 
 
-def score(ds, fold_list: list[np.ndarray], seed: int, keep: set[int]) -> dict:
-    """The picks' geomean on the groups in ``keep``, and how they compare with the default."""
+def oof(ds, fold_list: list[np.ndarray], seed: int) -> np.ndarray:
     params = {**CostModel().get_params(), "random_state": seed}
-    scores = oof_scores(ds, "leave_family_out", params, n_jobs=2, seed=0, fold_list=fold_list)
+    return oof_scores(ds, "leave_family_out", params, n_jobs=2, seed=0, fold_list=fold_list)
+
+
+def summarize_picks(ds, scores: np.ndarray, keep: set[int]) -> dict:
+    """The picks' geomean on the groups in ``keep``, and how they compare with the default."""
     out = [o for o in group_outcomes(ds, scores) if o.group in keep]
     pick = [o.rel_pick for o in out]
     default = [o.rel_fallback for o in out]
@@ -66,6 +71,11 @@ def score(ds, fold_list: list[np.ndarray], seed: int, keep: set[int]) -> dict:
             "faster_than_default_5pct": int(sum(r > 1.05 for r in ratio)),
             "per_family": {f: geomean([o.rel_pick for o in out if o.family == f])
                            for f in sorted({o.family for o in out})}}
+
+
+def score(ds, fold_list: list[np.ndarray], seed: int, keep: set[int]) -> dict:
+    """The picks' geomean on the groups in ``keep`` (shared with borrowed_experts.py)."""
+    return summarize_picks(ds, oof(ds, fold_list, seed), keep)
 
 
 def baselines(ds, keep: set[int]) -> dict:
@@ -101,38 +111,75 @@ def load_data() -> tuple:
     return suite, union, suite_fams, new, set(scored) - new
 
 
-def main() -> int:
+def grouped_arms(suite, union, new: set[int], old: set[int], n_groups: int) -> dict:
+    """The same questions from fewer fits: the union's families dealt at random into
+    ``n_groups`` folds (a held-out kernel's fold-mates are held out with it, so fewer other
+    kernels train than under one fold per kernel: a stricter test). The suite-only arm uses the
+    same deal restricted to the suite's families, so both suite arms hold out the same kernels
+    together."""
+    union_folds = grouped_family_folds(union, n_groups, seed=0)
+    fam_of = union.families
+    suite_index = {f: np.flatnonzero(suite.families == f) for f in set(suite.families.tolist())}
+    suite_folds = []
+    for fold in union_folds:
+        fams = sorted({fam_of[i] for i in fold.tolist()} & set(suite_index))
+        if fams:
+            suite_folds.append(np.sort(np.concatenate([suite_index[f] for f in fams])))
+    return {
+        "new kernels, trained on the shipped data only": (union, [np.array(sorted(new))], new),
+        "new kernels, trained also on the other new kernels": (union, union_folds, new),
+        "suite leave-family-out, shipped data": (suite, suite_folds,
+                                                 {int(i) for i in suite.scored_groups}),
+        "suite leave-family-out, + new kernels' workloads": (union, union_folds, old),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--family-groups", type=int, default=0,
+                   help="deal the families into this many folds (0: one fold per kernel)")
+    p.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    p.add_argument("--out", type=Path, default=Path(__file__).parent / "report" / "result.json")
+    ns = p.parse_args(argv)
     suite, union, suite_fams, new, old = load_data()
     new_fams = sorted({union.families[i] for i in new})
     print(f"{len(old)} suite workloads of {len(suite_fams)} kernels; {len(new)} new workloads of "
           f"{len(new_fams)} kernels: {', '.join(new_fams)}", flush=True)
 
-    per_family = folds(union, "leave_family_out")
-    new_alone = [np.array(sorted(new))]  # one fit on the shipped data scores every new kernel
-    new_each = [f for f in per_family if set(f.tolist()) & new]  # leave-one-new-kernel-out
-    arms = {
-        "new kernels, trained on the shipped data only": (union, new_alone, new),
-        "new kernels, trained also on the other new kernels": (union, new_each, new),
-        "suite leave-family-out, shipped data": (suite, folds(suite, "leave_family_out"),
-                                                 {int(i) for i in suite.scored_groups}),
-        "suite leave-family-out, + new kernels' workloads": (
-            union, [f for f in per_family if set(f.tolist()) & old], old),
-    }
-    result: dict = {"seeds": list(SEEDS), "n_new_workloads": len(new),
+    if ns.family_groups:
+        arms = grouped_arms(suite, union, new, old, ns.family_groups)
+    else:
+        per_family = folds(union, "leave_family_out")
+        new_alone = [np.array(sorted(new))]  # one fit on the shipped data scores every new kernel
+        new_each = [f for f in per_family if set(f.tolist()) & new]  # leave-one-new-kernel-out
+        arms = {
+            "new kernels, trained on the shipped data only": (union, new_alone, new),
+            "new kernels, trained also on the other new kernels": (union, new_each, new),
+            "suite leave-family-out, shipped data": (suite, folds(suite, "leave_family_out"),
+                                                     {int(i) for i in suite.scored_groups}),
+            "suite leave-family-out, + new kernels' workloads": (
+                union, [f for f in per_family if set(f.tolist()) & old], old),
+        }
+    result: dict = {"seeds": list(ns.seeds), "family_groups": ns.family_groups or None,
+                    "n_new_workloads": len(new),
                     "new_kernels": new_fams, "n_suite_workloads": len(old), "arms": {},
                     "baselines": {"new kernels": baselines(union, new),
                                   "suite kernels": baselines(union, old)}}
+    cache: dict = {}
     for name, (ds, fold_list, keep) in arms.items():
         runs = []
-        for seed in SEEDS:
-            runs.append(score(ds, fold_list, seed, keep))
+        for seed in ns.seeds:
+            # grouped mode: the union's one pass scores both the new and the suite kernels
+            key = (id(ds), tuple(map(len, fold_list)), seed)
+            if key not in cache:
+                cache[key] = oof(ds, fold_list, seed)
+            runs.append(summarize_picks(ds, cache[key], keep))
             print(f"{name}, seed {seed}: {runs[-1]['pick']:.4f} (n={runs[-1]['n']})", flush=True)
         result["arms"][name] = mean_of(runs)
-    out = Path(__file__).parent / "report" / "result.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    ns.out.parent.mkdir(exist_ok=True)
+    ns.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(result["baselines"], indent=1))
-    print(f"wrote {out}")
+    print(f"wrote {ns.out}")
     return 0
 
 

@@ -7,6 +7,7 @@ recorded in the metadata and checked on load; so are the bundle and feature sche
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -44,6 +45,7 @@ from .kernel_experts import KernelExperts
 from .kernel_experts import facts_key
 from .kernel_experts import legacy_facts_key
 from .kernel_experts import mix
+from .lazy_models import LazyModels
 from .ranker import CostModel
 
 # 2: optional per-kernel experts (``experts/NNN.ubj``). A schema-1 bundle still loads (no experts).
@@ -234,11 +236,8 @@ class ModelBundle:
                    unseen_threshold=fields["unseen_threshold"])
 
 
-def _load_model(path: Path, name: str, checksums: dict[str, Any], expected_names: list[str],
-                params: dict[str, Any]) -> CostModel:
-    """One checked model file of the bundle (``name`` relative to ``path``) -> a CostModel."""
-    import xgboost as xgb
-
+def _checked_bytes(path: Path, name: str, checksums: dict[str, Any]) -> bytes:
+    """A model file's bytes (``name`` relative to ``path``), after its size and sha256 checks."""
     model_path = path / name
     data = read_limited(model_path, MAX_MODEL_BYTES, "model file")
     expected = checksums.get(name)
@@ -247,6 +246,16 @@ def _load_model(path: Path, name: str, checksums: dict[str, Any], expected_names
         raise BundleError(f"{model_path}: sha256 {actual[:12]}… does not match metadata "
                           f"({str(expected)[:12]}…); the file is corrupt or was altered. "
                           "Re-copy or re-train the bundle")
+    return data
+
+
+def _load_model(path: Path, name: str, checksums: dict[str, Any], expected_names: list[str],
+                params: dict[str, Any]) -> CostModel:
+    """One checked model file of the bundle (``name`` relative to ``path``) -> a CostModel."""
+    import xgboost as xgb
+
+    model_path = path / name
+    data = _checked_bytes(path, name, checksums)
     try:
         canonical = xgb_model.canonical_model_bytes(data, expected_names)
     except xgb_model.ModelFileError as e:
@@ -316,18 +325,23 @@ def _load_experts(path: Path, meta_path: Path, meta: dict[str, Any], checksums: 
     if not isinstance(kernels, list) or len(kernels) > MAX_EXPERTS:
         raise bad("kernels", f"a list of at most {MAX_EXPERTS} kernels", kernels)
     out = KernelExperts(weight=float(weight), min_workloads=min_workloads)
+    loaders: dict[str, Any] = {}
     for i, k in enumerate(kernels):
         key = k.get("key") if isinstance(k, dict) else None
         name = k.get("file") if isinstance(k, dict) else None
         n = k.get("n_workloads") if isinstance(k, dict) else None
-        if not isinstance(key, str) or not 0 < len(key) <= 512 or key in out.models_:
+        if not isinstance(key, str) or not 0 < len(key) <= 512 or key in loaders:
             raise bad(f"kernels[{i}].key", "a distinct kernel key such as 'matmul/matmul/d7f27ccf'", key)
         if not isinstance(name, str) or not re.fullmatch(rf"{EXPERTS_DIR}/\d{{3,6}}\.ubj", name):
             raise bad(f"kernels[{i}].file", f"'{EXPERTS_DIR}/NNN.ubj'", name)
         if type(n) is not int or n < 1:
             raise bad(f"kernels[{i}].n_workloads", "a positive integer", n)
-        out.models_[key] = _load_model(path, name, checksums, expected_names, params)
+        # Checked now (a corrupt file fails the load); decoded on first use (models.lazy_models).
+        _checked_bytes(path, name, checksums)
+        loaders[key] = functools.partial(_load_model, path, name, checksums, expected_names,
+                                         params)
         out.n_workloads_[key] = n
+    out.models_ = LazyModels(loaders)  # type: ignore[assignment]  # a read-only Mapping
     _load_neighbours(out, raw, kernels, bad, expected_names)
     return out
 

@@ -389,14 +389,40 @@ def test_expert_file_corruption_is_refused(expert_bundle: tuple[ModelBundle, Pat
     unlisted = _edit(path, tmp_path / "unlisted", lambda m: m["checksums"].pop(name))
     with pytest.raises(BundleError, match="does not match metadata"):
         ModelBundle.load(unlisted)
-    # A valid checksum of a file that is not a model (metadata and file swapped in together).
+    # A valid checksum of a file that is not a model (metadata and file swapped in together):
+    # experts are decoded on first use, so the load succeeds and that expert's first use fails.
     swapped = _copy(path, tmp_path / "swapped")
     (swapped / name).write_bytes(b"not a model")
     meta = _meta(swapped)
     meta["checksums"][name] = hashlib.sha256(b"not a model").hexdigest()
     (swapped / "metadata.json").write_text(json.dumps(meta))
+    loaded = ModelBundle.load(swapped)
+    key = meta["experts"]["kernels"][0]["key"]
     with pytest.raises(BundleError, match=r"000\.ubj: not a model"):
-        ModelBundle.load(swapped)
+        loaded.experts.models_[key]
+
+
+def test_experts_are_decoded_on_first_use(expert_bundle: tuple[ModelBundle, Path],
+                                          rows: dict[str, np.ndarray], tmp_path: Path) -> None:
+    """Loading decodes no expert; scoring a kernel decodes its own (once), and the scores are
+    those of the bundle before saving. A file altered after the load fails its first use."""
+    bundle, path = expert_bundle
+    loaded = ModelBundle.load(path)
+    models = loaded.experts.models_
+    assert models.loaded == 0 and len(models) == 2 and MATMUL in models
+    Xk = rows["X"][rows["keys"] == MATMUL]
+    np.testing.assert_allclose(loaded.score(Xk, MATMUL), bundle.score(Xk, MATMUL),
+                               rtol=1e-6, atol=1e-7)
+    assert models.loaded == 1
+    assert models[MATMUL] is models[MATMUL]  # decoded once
+    late = _copy(path, tmp_path / "late")
+    lazy = ModelBundle.load(late)
+    name = _meta(late)["experts"]["kernels"][1]["file"]
+    data = bytearray((late / name).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (late / name).write_bytes(bytes(data))
+    with pytest.raises(BundleError, match=r"001\.ubj: sha256 .* does not match"):
+        lazy.experts.models_[sorted([MATMUL, SOFTMAX])[1]]
 
 
 def _set_kernel(i: int, field: str, value: Any) -> Callable[[dict[str, Any]], None]:
