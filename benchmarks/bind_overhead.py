@@ -8,7 +8,9 @@ happens once per (kernel, shape): each measurement resets the kernel so it binds
 the threshold is forced to 0 so every bind runs the full prediction path (worst case for
 overhead); ``--threshold bundle`` measures the bundle as shipped. Both arms bind each kernel back
 to back (ABBA order) so drift hits them alike.
-Writes JSON to --out (default: print only).
+Writes JSON to --out (default: print only). Prediction latency is also given without the
+predictions that decoded an expert (the first use of each expert in a process:
+models.lazy_models), and those separately.
 """
 
 from __future__ import annotations
@@ -102,11 +104,17 @@ def main(argv: list[str] | None = None) -> int:
     with_ours = dict(ah.HEURISTICS_BY_BACKEND)
     heuristic = installed[0]
     latencies: list[float] = []
+    decoding: list[float] = []  # the predictions that decoded an expert (models.lazy_models)
     original = heuristic._predictor.predict
+    experts = heuristic._predictor.bundle.experts
+
+    def decoded() -> int:
+        return getattr(experts.models_, "loaded", 0) if experts is not None else 0
 
     def timed(*a: Any, **kw: Any) -> Any:
+        before = decoded()
         pred = original(*a, **kw)
-        latencies.append(pred.latency_ms)
+        (decoding if decoded() > before else latencies).append(pred.latency_ms)
         return pred
 
     heuristic._predictor.predict = timed  # type: ignore[method-assign]
@@ -133,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         promoted += heuristic.confident(heuristic._cache.get(env))
     helion_learned.uninstall()
 
-    lat = sorted(latencies)
+    lat = sorted(latencies + decoding)
     result = {
         "device": args.device, "target": args.target, "kernels": len(cases),
         "threshold": heuristic._predictor.bundle.threshold,
@@ -151,6 +159,12 @@ def main(argv: list[str] | None = None) -> int:
         "prediction_ms_p50": _percentile(lat, 0.5),
         "prediction_ms_p99": _percentile(lat, 0.99),
         "prediction_ms_max": lat[-1] if lat else None,
+        # Without the predictions that decoded an expert (once per expert and process).
+        "prediction_ms_p50_decoded": _percentile(latencies, 0.5),
+        "prediction_ms_p99_decoded": _percentile(latencies, 0.99),
+        "predictions_that_decoded_an_expert": len(decoding),
+        "expert_decode_prediction_ms_median": (statistics.median(decoding) if decoding
+                                               else None),
         "seeded": seeded, "promoted": promoted,
     }
     print(json.dumps(result, indent=2))
