@@ -1,6 +1,7 @@
 """Which candidate configs cannot run or cannot be fast: a shared-memory estimate against the GPU's
-per-block limit, a matmul output tile with far more threads than elements, and attention-style
-dot chains whose live accumulators exceed a thread's registers.
+per-block limit, a matmul output tile with far more threads than elements, and dots (attention-
+style chains, or several accumulators in one k loop) whose live accumulators exceed a thread's
+registers.
 
 Why a rule and not the model: a kernel the logs do not hold has no failures to learn from. In the
 H100 logs, matmul configs estimated at the per-block shared memory or more fail 67 % of the
@@ -48,6 +49,15 @@ THREADS_PER_TILE_ELEMENT_LIMIT = 8.0
 # once). No workload loses its best. Held-out attention picked 128 x 128 tiles with 4 warps
 # (256: 0.49 of the best) and 256 x 256 with 8 warps (384: 0.38).
 CHAINED_DOT_REGISTER_LIMIT = 256.0
+
+# The same count for dots in a k loop: each dot with its own output keeps an m x n fp32
+# accumulator tile live across the loop (linear_swiglu's gate and up projections: two; a
+# dequantizing kernel's dots over a packed B, int4_gemm's even and odd nibbles, add into one).
+# At 256 or more per thread: 48 configs in data/h100 and data/h100_new (none in the H200 logs),
+# the fastest at 0.46 of its workload's best; no workload loses its best. Held-out linear_swiglu
+# picked 128 x 256 tiles with 8 warps (2 x 128 accumulators per thread: 0.13 and 0.18 of the
+# best, 2026-12-08); a single matmul's 128 x 256 tile with 8 warps (128) stays.
+LOOPED_DOT_REGISTER_LIMIT = 256.0
 
 
 def matmul_smem_kb(facts: KernelFacts, blocks: np.ndarray, stages: np.ndarray, *,
@@ -157,6 +167,18 @@ def chained_dot_registers(facts: KernelFacts, cfg: dict[str, np.ndarray]) -> np.
     return (bm * bn + bm * head) / threads
 
 
+def looped_dot_registers(facts: KernelFacts, cfg: dict[str, np.ndarray]) -> np.ndarray | None:
+    """fp32 accumulator elements per thread of a kernel whose dots run in a k loop (a k block):
+    one m x n tile per dot with its own output (:func:`dot_operands`: a dequantizing kernel's
+    dots share one), per config; None for other kernels (triton only)."""
+    tile = _output_tile(facts, cfg)
+    if tile is None or "k" not in tile[0]:
+        return None
+    _, bm, bn, threads = tile
+    dots, narrow_b = dot_operands(facts)
+    return (1 if narrow_b is not None else dots) * bm * bn / threads
+
+
 def feasible_columns(facts: KernelFacts, hw: HardwareFacts,
                      cfg: dict[str, np.ndarray]) -> np.ndarray:
     """:func:`feasible` from already computed config columns (the feature extractor's)."""
@@ -171,14 +193,18 @@ def feasible_columns(facts: KernelFacts, hw: HardwareFacts,
         registers = chained_dot_registers(facts, cfg)
         if registers is not None:
             keep &= ~(registers >= CHAINED_DOT_REGISTER_LIMIT)
+        looped = looped_dot_registers(facts, cfg)
+        if looped is not None:
+            keep &= ~(looped >= LOOPED_DOT_REGISTER_LIMIT)
     return keep
 
 
 def feasible(facts: KernelFacts, hw: HardwareFacts,
              configs: Sequence[dict[str, Any]]) -> np.ndarray:
     """One bool per config: False where the shared-memory estimate reaches the limit, a
-    program has more than 8 threads per element of its matmul output tile, or a whole-k dot
-    chain (attention) keeps 256 or more fp32 accumulators per thread (every config is kept
+    program has more than 8 threads per element of its matmul output tile, or its dots keep 256
+    or more fp32 accumulators per thread (a whole-k chain such as attention, or dots in a k
+    loop: one tile per dot with its own output) (every config is kept
     where no rule has an estimate: kernels without a matmul tile)."""
     if not configs or facts.backend != "triton" or not facts.matmuls:
         return np.ones(len(configs), dtype=bool)  # no estimate: skip building the columns

@@ -1,5 +1,6 @@
 """The feasibility rules (features.feasibility: shared memory, threads per matmul output element,
-registers of attention-style dot chains) on real bound kernels and the real H100 logs."""
+registers of attention-style dot chains and of dots in a k loop) on real bound kernels and the
+real H100 logs."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import torch
 
 from helion_learned.features.config import config_columns
 from helion_learned.features.feasibility import CHAINED_DOT_REGISTER_LIMIT
+from helion_learned.features.feasibility import LOOPED_DOT_REGISTER_LIMIT
 from helion_learned.features.feasibility import SMEM_OVER_CAPACITY_LIMIT
 from helion_learned.features.feasibility import THREADS_PER_TILE_ELEMENT_LIMIT
 from helion_learned.features.feasibility import chained_dot_registers
 from helion_learned.features.feasibility import dot_operands
 from helion_learned.features.feasibility import feasible
+from helion_learned.features.feasibility import looped_dot_registers
 from helion_learned.features.feasibility import pick_index
 from helion_learned.features.feasibility import ranked_subset
 from helion_learned.features.feasibility import smem_over_capacity
@@ -247,3 +250,53 @@ def test_cute_logs_keep_every_config() -> None:
     cute = build_dataset(load_logs([DATA.parent / "h200_cute"]))
     assert cute.backend == "cute" and cute.groups
     assert all(g.feasible.all() for g in cute.groups)
+
+
+def test_dots_in_a_k_loop_count_one_accumulator_tile_per_output() -> None:
+    # linear_swiglu keeps two m x n accumulators (gate and up); held out on the H100 it picked
+    # 128 x 256 tiles with 8 warps (2 x 128 per thread: 0.13 and 0.18 of the best). A single
+    # matmul keeps that tile; int4_gemm's two dots over a packed B add into one accumulator.
+    x = torch.randn(256, 512, dtype=BF16)
+    K.linear_swiglu.reset()
+    swiglu = bound_facts(K.linear_swiglu, (x, torch.randn(512, 1024, dtype=BF16),
+                                           torch.randn(512, 1024, dtype=BF16)))
+    K.matmul.reset()
+    mm = bound_facts(K.matmul, (x, torch.randn(512, 1024, dtype=BF16)))
+    K.int4_gemm.reset()
+    int4 = bound_facts(K.int4_gemm, (x, torch.randint(0, 255, (256, 1024), dtype=torch.uint8),
+                                     torch.randn(1024, dtype=BF16)))
+    cfgs = [{"block_sizes": [128, 256, 32], "num_warps": 8, "num_stages": 2},  # 80 KiB for swiglu
+            {"block_sizes": [128, 128, 32], "num_warps": 8, "num_stages": 2},
+            {"block_sizes": [128, 256, 32], "num_warps": 4, "num_stages": 2}]
+    reading = {name: looped_dot_registers(f, config_columns(f, cfgs)).tolist()
+               for name, f in (("swiglu", swiglu), ("matmul", mm), ("int4", int4))}
+    assert reading == {"swiglu": [256.0, 128.0, 512.0], "matmul": [128.0, 64.0, 256.0],
+                       "int4": [128.0, 64.0, 256.0]}
+    assert feasible(swiglu, H100, cfgs).tolist() == [False, True, False]
+    assert feasible(mm, H100, cfgs).tolist() == [True, True, False]
+    assert feasible(int4, H100, cfgs).tolist() == [True, True, False]
+    # Attention (no k block) is the whole-k rule's, not this one's.
+    assert looped_dot_registers(_attention_facts(64), config_columns(
+        _attention_facts(64), [{"block_sizes": [1, 64, 64], "num_warps": 4}])) is None
+
+
+def test_looped_dot_rule_never_removes_a_fast_config_in_the_h100_logs(h100_logs) -> None:
+    # data/h100 and data/h100_new: 48 configs the other rules keep (2026-12-08), the fastest at 0.46 of its
+    # workload's best, and every workload the rule reads keeps its best config.
+    from helion_learned.training.dataset import build_dataset
+    from helion_learned.training.logs import load_logs
+
+    new_logs = build_dataset(load_logs([DATA.parent / "h100_new"]))
+    out_rel, kept_best = [], []
+    for g in [*h100_logs.groups, *new_logs.groups]:
+        values = looped_dot_registers(g.facts, config_columns(g.facts, g.configs))
+        if values is None:
+            continue
+        out = values >= LOOPED_DOT_REGISTER_LIMIT
+        best = g.rel / g.rel.max() if g.rel.max() > 0 else g.rel
+        out_rel.append(best[out])
+        kept_best.append(bool((best[~out] >= 1.0).any()))
+    out_rel = np.concatenate(out_rel)
+    assert out_rel.size >= 40
+    assert (out_rel < 0.5).all()
+    assert kept_best and all(kept_best)
