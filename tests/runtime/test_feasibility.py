@@ -67,12 +67,9 @@ def test_attention_k_and_v_reading_rules_out_the_held_out_h200_failures() -> Non
     assert feasible(d64, H100, [pick]).tolist() == [False]
 
 
-def test_dots_on_one_k_loop_count_their_own_tiles() -> None:
-    # Held out on the H100 (data/h100_new), linear_swiglu (x @ w_gate and x @ w_up in one k loop)
-    # and int4_gemm (two dots over even and odd k, B loaded packed as uint8) picked a 128 x 256 x
-    # 64 tile with 4 stages: 192 KiB by the A + B reading, 384 / 256 KiB counting each dot's
-    # tiles (B at 8 bits for int4); both failed there. A plain matmul keeps the tile; int4 keeps
-    # it at 3 stages (192 KiB; it ran at 0.93 of the best).
+def _k_loop_gemms():
+    """Facts of three k-loop GEMMs bound at 256 x 512 x 1024: linear_swiglu (two dots, two
+    outputs), int4_gemm (two dots over a packed uint8 B, one output) and a plain matmul."""
     x = torch.randn(256, 512, dtype=BF16)
     K.linear_swiglu.reset()
     swiglu = bound_facts(K.linear_swiglu, (x, torch.randn(512, 1024, dtype=BF16),
@@ -82,6 +79,16 @@ def test_dots_on_one_k_loop_count_their_own_tiles() -> None:
                                      torch.randn(1024, dtype=BF16)))
     K.matmul.reset()
     mm = bound_facts(K.matmul, (x, torch.randn(512, 1024, dtype=BF16)))
+    return swiglu, int4, mm
+
+
+def test_dots_on_one_k_loop_count_their_own_tiles() -> None:
+    # Held out on the H100 (data/h100_new), linear_swiglu (x @ w_gate and x @ w_up in one k loop)
+    # and int4_gemm (two dots over even and odd k, B loaded packed as uint8) picked a 128 x 256 x
+    # 64 tile with 4 stages: 192 KiB by the A + B reading, 384 / 256 KiB counting each dot's
+    # tiles (B at 8 bits for int4); both failed there. A plain matmul keeps the tile; int4 keeps
+    # it at 3 stages (192 KiB; it ran at 0.93 of the best).
+    swiglu, int4, mm = _k_loop_gemms()
     assert (dot_operands(swiglu), dot_operands(int4), dot_operands(mm)) == (
         (2, None), (2, 8.0), (1, None))
     pick = {"block_sizes": [128, 256, 64], "num_warps": 8, "num_stages": 4}
@@ -187,6 +194,22 @@ def test_threads_rule_rules_out_idle_programs_of_a_matmul_tile() -> None:
     assert feasible(soft, H100, one).all()
 
 
+def _ruled_out_outcomes(groups, reading, ruled_out) -> tuple[np.ndarray, list[bool]]:
+    """Over the logged workloads a rule reads: the relative speed (to the workload's best) of
+    every config it rules out, and per workload whether a best config is kept."""
+    out_rel, kept_best = [], []
+    for g in groups:
+        values = reading(g.facts, config_columns(g.facts, g.configs))
+        if values is None:
+            continue
+        with np.errstate(invalid="ignore"):
+            out = ruled_out(values)
+        best = g.rel / g.rel.max() if g.rel.max() > 0 else g.rel
+        out_rel.append(best[out])
+        kept_best.append(bool((best[~out] >= 1.0).any()))
+    return np.concatenate(out_rel), kept_best
+
+
 @pytest.mark.parametrize("reading,ruled_out", [
     # 113 configs on the committed logs (the fastest at 0.60 of its best)
     (threads_per_tile_element, lambda r: r > THREADS_PER_TILE_ELEMENT_LIMIT),
@@ -196,17 +219,7 @@ def test_threads_rule_rules_out_idle_programs_of_a_matmul_tile() -> None:
 def test_rule_never_removes_a_fast_config_in_the_h100_logs(h100_logs, reading, ruled_out) -> None:
     # Configs a rule rules out: none within 0.8 of its workload's best, and every workload the
     # rule reads keeps its best config.
-    out_rel, kept_best = [], []
-    for g in h100_logs.groups:
-        values = reading(g.facts, config_columns(g.facts, g.configs))
-        if values is None:
-            continue
-        with np.errstate(invalid="ignore"):
-            out = ruled_out(values)
-        best = g.rel / g.rel.max() if g.rel.max() > 0 else g.rel
-        out_rel.append(best[out])
-        kept_best.append(bool((best[~out] >= 1.0).any()))
-    out_rel = np.concatenate(out_rel)
+    out_rel, kept_best = _ruled_out_outcomes(h100_logs.groups, reading, ruled_out)
     assert out_rel.size >= 50
     assert (out_rel < 0.8).all()
     assert kept_best and all(kept_best)
@@ -256,15 +269,7 @@ def test_dots_in_a_k_loop_count_one_accumulator_tile_per_output() -> None:
     # linear_swiglu keeps two m x n accumulators (gate and up); held out on the H100 it picked
     # 128 x 256 tiles with 8 warps (2 x 128 per thread: 0.13 and 0.18 of the best). A single
     # matmul keeps that tile; int4_gemm's two dots over a packed B add into one accumulator.
-    x = torch.randn(256, 512, dtype=BF16)
-    K.linear_swiglu.reset()
-    swiglu = bound_facts(K.linear_swiglu, (x, torch.randn(512, 1024, dtype=BF16),
-                                           torch.randn(512, 1024, dtype=BF16)))
-    K.matmul.reset()
-    mm = bound_facts(K.matmul, (x, torch.randn(512, 1024, dtype=BF16)))
-    K.int4_gemm.reset()
-    int4 = bound_facts(K.int4_gemm, (x, torch.randint(0, 255, (256, 1024), dtype=torch.uint8),
-                                     torch.randn(1024, dtype=BF16)))
+    swiglu, int4, mm = _k_loop_gemms()
     cfgs = [{"block_sizes": [128, 256, 32], "num_warps": 8, "num_stages": 2},  # 80 KiB for swiglu
             {"block_sizes": [128, 128, 32], "num_warps": 8, "num_stages": 2},
             {"block_sizes": [128, 256, 32], "num_warps": 4, "num_stages": 2}]
@@ -287,16 +292,9 @@ def test_looped_dot_rule_never_removes_a_fast_config_in_the_h100_logs(h100_logs)
     from helion_learned.training.logs import load_logs
 
     new_logs = build_dataset(load_logs([DATA.parent / "h100_new"]))
-    out_rel, kept_best = [], []
-    for g in [*h100_logs.groups, *new_logs.groups]:
-        values = looped_dot_registers(g.facts, config_columns(g.facts, g.configs))
-        if values is None:
-            continue
-        out = values >= LOOPED_DOT_REGISTER_LIMIT
-        best = g.rel / g.rel.max() if g.rel.max() > 0 else g.rel
-        out_rel.append(best[out])
-        kept_best.append(bool((best[~out] >= 1.0).any()))
-    out_rel = np.concatenate(out_rel)
+    out_rel, kept_best = _ruled_out_outcomes([*h100_logs.groups, *new_logs.groups],
+                                             looped_dot_registers,
+                                             lambda r: r >= LOOPED_DOT_REGISTER_LIMIT)
     assert out_rel.size >= 40
     assert (out_rel < 0.5).all()
     assert kept_best and all(kept_best)
