@@ -73,11 +73,6 @@ def summarize_picks(ds, scores: np.ndarray, keep: set[int]) -> dict:
                            for f in sorted({o.family for o in out})}}
 
 
-def score(ds, fold_list: list[np.ndarray], seed: int, keep: set[int]) -> dict:
-    """The picks' geomean on the groups in ``keep`` (shared with borrowed_experts.py)."""
-    return summarize_picks(ds, oof(ds, fold_list, seed), keep)
-
-
 def baselines(ds, keep: set[int]) -> dict:
     groups = [ds.groups[i] for i in sorted(keep)]
     fallback = [o.rel_fallback for o in group_outcomes(ds, np.zeros(len(ds.y))) if o.group in keep]
@@ -169,8 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, (ds, fold_list, keep) in arms.items():
         runs = []
         for seed in ns.seeds:
-            # grouped mode: the union's one pass scores both the new and the suite kernels
-            key = (id(ds), tuple(map(len, fold_list)), seed)
+            # Arms that share a dataset and fold list (grouped mode: the union's one pass scores
+            # both the new and the suite kernels) fit it once.
+            key = (id(ds), id(fold_list), seed)
             if key not in cache:
                 cache[key] = oof(ds, fold_list, seed)
             runs.append(summarize_picks(ds, cache[key], keep))
